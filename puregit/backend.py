@@ -1,0 +1,124 @@
+"""Backends (which repositories a server may serve) and the service-handler base.
+
+A server resolves a request path to a repository through a ``Backend`` and
+runs a ``Handler`` (upload-pack, receive-pack, upload-archive) over a
+protocol object.  Handlers never touch sockets: the transport (git://, ssh,
+pipes, HTTP) builds the protocol object and passes it in.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping, Optional
+
+from .errors import AccessDenied, NotGitRepository
+
+
+class Backend:
+    """Maps request paths to repositories."""
+
+    def open_repository(self, path: str | bytes):
+        """Return the repository at ``path`` or raise ``NotGitRepository``."""
+        raise NotImplementedError
+
+
+def _path_str(path: str | bytes) -> str:
+    if isinstance(path, bytes):
+        return path.decode("utf-8", "surrogateescape")
+    return path
+
+
+class DictBackend(Backend):
+    """Serves a fixed mapping of paths (``str`` or ``bytes`` keys) to repositories."""
+
+    def __init__(self, repos: Mapping) -> None:
+        self.repos = {_path_str(k): v for k, v in repos.items()}
+
+    def open_repository(self, path: str | bytes):
+        key = _path_str(path)
+        try:
+            return self.repos[key]
+        except KeyError:
+            pass
+        # git clients may ask for "/" as "" or add a trailing slash
+        alt = "/" + key.strip("/") if key.strip("/") else "/"
+        if alt in self.repos:
+            return self.repos[alt]
+        raise NotGitRepository(f"no repository at {key!r}")
+
+
+class FileSystemBackend(Backend):
+    """Serves repositories found under ``root``; refuses anything that escapes it.
+
+    ``/name`` is tried as ``root/name``, ``root/name.git`` and ``root/name/.git``
+    (as git daemon does with ``--base-path``).  ``..`` components, ``~user``,
+    NUL bytes and symlinks that lead outside ``root`` are refused.
+    ``export_all=False`` serves only repositories with a ``git-daemon-export-ok``
+    file, as git daemon does without ``--export-all``.
+    """
+
+    def __init__(self, root: str = os.sep, export_all: bool = True) -> None:
+        self.root = os.path.realpath(os.path.abspath(root))
+        self.export_all = export_all
+
+    def resolve(self, path: str | bytes) -> str:
+        """The real directory for a request path, or ``AccessDenied``."""
+        p = _path_str(path)
+        denied = AccessDenied(f"access denied or repository not exported: {p}")
+        if "\0" in p or p.startswith("~") or "\\" in p:
+            raise denied
+        parts = [c for c in p.split("/") if c not in ("", ".")]
+        if any(c == ".." for c in parts):
+            raise denied
+        base = os.path.join(self.root, *parts) if parts else self.root
+        for candidate in (base, base + ".git", os.path.join(base, ".git")):
+            real = os.path.realpath(candidate)
+            if real != self.root and not real.startswith(self.root + os.sep):
+                continue
+            if os.path.isdir(real) and (os.path.isfile(os.path.join(real, "HEAD")) or
+                                        os.path.isdir(os.path.join(real, ".git"))):
+                if not self.export_all and not _export_ok(real):
+                    raise denied
+                return real
+        raise denied
+
+    def open_repository(self, path: str | bytes):
+        from .repo import Repo
+        real = self.resolve(path)
+        try:
+            return Repo(real)
+        except NotGitRepository:
+            raise AccessDenied(f"access denied or repository not exported: {_path_str(path)}") from None
+
+
+def _export_ok(path: str) -> bool:
+    return (os.path.exists(os.path.join(path, "git-daemon-export-ok")) or
+            os.path.exists(os.path.join(path, ".git", "git-daemon-export-ok")))
+
+
+class Handler:
+    """Base of the service handlers.
+
+    ``args`` are the service's arguments (e.g. the repository path),
+    ``proto`` a ``puregit.protocol.Protocol``; ``stateless_rpc`` selects the
+    smart-HTTP request/response mode; ``advertise_refs`` means "only send the
+    advertisement" (the HTTP ``info/refs`` request); ``protocol_version`` is
+    what the client asked for (``version=2`` in git://'s extra parameters,
+    ``GIT_PROTOCOL`` for ssh/pipes, the ``Git-Protocol`` header for HTTP).
+    """
+
+    service: bytes = b""
+
+    def __init__(self, backend: Backend, args: list, proto, stateless_rpc: bool = False,
+                 advertise_refs: bool = False, protocol_version: int = 0,
+                 options: Optional[dict] = None) -> None:
+        self.backend = backend
+        self.args = args
+        self.proto = proto
+        self.stateless_rpc = stateless_rpc
+        self.advertise_refs = advertise_refs
+        self.protocol_version = protocol_version
+        self.options = options or {}
+
+    def handle(self) -> None:
+        raise NotImplementedError
