@@ -326,7 +326,11 @@ class DictRefsContainer(RefsContainer):
             old = self.follow(name)[1] if name in self._refs else None
             self._refs[name] = SYMREF + other
             self._peeled.pop(name, None)
-            self._log(name, old, self.follow(name)[1], committer, timestamp, timezone, message)
+            try:
+                new = self.follow(name)[1]
+            except SymrefLoop:
+                new = None  # a loop is stored as asked (as on disk); reads will refuse it
+            self._log(name, old, new, committer, timestamp, timezone, message)
 
     def set_if_equals(self, name, old_ref, new_ref, committer=None, timestamp=None, timezone=None,
                       message=None) -> bool:
