@@ -9,6 +9,7 @@ Each object is visited once.
 from __future__ import annotations
 
 import binascii
+import re
 from typing import Callable, Iterable, Iterator, Optional
 
 from .errors import MissingObjectError, ObjectFormatError
@@ -65,34 +66,47 @@ def tag_target(body: bytes) -> tuple[bytes, bytes]:
     return target, line[5:]
 
 
+_ENTRY_RE = {}
+
+
+def _entry_re(digest_size: int):
+    """A regex matching one tree entry: mode, name, binary id."""
+    pats = _ENTRY_RE.get(digest_size)
+    if pats is None:
+        pats = (re.compile(rb"([0-7]+) ([^\0]+)\0(.{%d})" % digest_size, re.S),
+                re.compile(rb"(?:[0-7]+ [^\0]+\0.{%d})*" % digest_size, re.S))
+        _ENTRY_RE[digest_size] = pats
+    return pats
+
+
+def parse_tree_entries(body: bytes, digest_size: int = 20) -> list[tuple[bytes, bytes, bytes]]:
+    """(mode text, name, binary id) for every entry, parsed in C by one regex.
+
+    ``findall`` would silently skip malformed stretches, so the body is first
+    checked with an anchored match of the same grammar.
+    """
+    pats = _entry_re(digest_size)
+    if pats[1].fullmatch(body) is None:
+        raise ObjectFormatError("malformed tree")
+    return pats[0].findall(body)
+
+
 def iter_tree_entries(body: bytes, digest_size: int = 20) -> Iterator[tuple[int, bytes]]:
     """Yield (mode, hex id) for each entry of a tree body without building objects."""
-    pos = 0
-    end = len(body)
-    find = body.find
     hexlify = binascii.hexlify
-    while pos < end:
-        sp = find(b" ", pos)
-        nul = find(b"\0", sp)
-        if sp < 0 or nul < 0 or nul + 1 + digest_size > end:
-            raise ObjectFormatError("malformed tree entry")
-        yield int(body[pos:sp], 8), hexlify(body[nul + 1:nul + 1 + digest_size])
-        pos = nul + 1 + digest_size
+    for mode, _, sha in parse_tree_entries(body, digest_size):
+        yield int(mode, 8), hexlify(sha)
 
 
 def iter_tree_entries_named(body: bytes, digest_size: int = 20) -> Iterator[tuple[bytes, int, bytes]]:
     """Yield (name, mode, hex id) for each tree entry."""
-    pos = 0
-    end = len(body)
-    find = body.find
     hexlify = binascii.hexlify
-    while pos < end:
-        sp = find(b" ", pos)
-        nul = find(b"\0", sp)
-        if sp < 0 or nul < 0 or nul + 1 + digest_size > end:
-            raise ObjectFormatError("malformed tree entry")
-        yield body[sp + 1:nul], int(body[pos:sp], 8), hexlify(body[nul + 1:nul + 1 + digest_size])
-        pos = nul + 1 + digest_size
+    for mode, name, sha in parse_tree_entries(body, digest_size):
+        yield name, int(mode, 8), hexlify(sha)
+
+
+_DIR_MODES = frozenset((b"40000", b"040000"))
+_GITLINK_MODES = frozenset((b"160000",))
 
 
 class ReachabilityWalker:
@@ -166,10 +180,13 @@ class ReachabilityWalker:
         """Yield (hex id, type number, path or None) for each object to send.
 
         ``shallow`` commits are sent but their parents are not followed.
+        Trees, blobs and tags already handled are remembered by binary id so
+        that the common case (an entry seen before) costs one set lookup.
         """
         excluded_commits, excluded_other = self.uninteresting_commits(exclude)
         shallow = set(shallow)
-        seen_objects: set = set()
+        seen: set = set()  # binary ids of trees, blobs and tags
+        unhex = binascii.unhexlify
         digest = self.hash_algo.digest_size
 
         # Mark the trees of boundary commits (and excluded non-commits) seen.
@@ -178,7 +195,7 @@ class ReachabilityWalker:
             if type_num == TREE:
                 edge_trees.append(sha)
             else:
-                seen_objects.add(sha)
+                seen.add(unhex(sha))
 
         commits_out = []
         tips = []
@@ -187,8 +204,8 @@ class ReachabilityWalker:
             peeled, type_num, body = self._peel(sha, tags_out)
             tips.append((peeled, type_num, body))
         for sha, type_num in tags_out:
-            if sha not in seen_objects:
-                seen_objects.add(sha)
+            if unhex(sha) not in seen:
+                seen.add(unhex(sha))
                 yield sha, TAG, None
 
         stack = [t[0] for t in tips if t[1] == COMMIT]
@@ -217,41 +234,44 @@ class ReachabilityWalker:
                     stack.append(p)
 
         for tree in edge_trees:
-            self._mark_tree_seen(tree, seen_objects, digest)
+            self._mark_tree_seen(tree, seen, digest)
 
         for sha, _ in commits_out:
             yield sha, COMMIT, None
         for sha, type_num in roots:
-            if sha in seen_objects:
+            if unhex(sha) in seen:
                 continue
-            seen_objects.add(sha)
+            seen.add(unhex(sha))
             yield sha, type_num, b"" if type_num != COMMIT else None
             if type_num == TREE:
-                yield from self._walk_tree(sha, b"", seen_objects, digest)
+                yield from self._walk_tree(sha, b"", seen, digest)
         for _, tree in commits_out:
-            if tree not in seen_objects:
-                seen_objects.add(tree)
+            if unhex(tree) not in seen:
+                seen.add(unhex(tree))
                 yield tree, TREE, b""
-                yield from self._walk_tree(tree, b"", seen_objects, digest)
+                yield from self._walk_tree(tree, b"", seen, digest)
 
     def _mark_tree_seen(self, tree: bytes, seen: set, digest: int) -> None:
-        if tree in seen:
+        """Add a tree (hex id) and everything below it to ``seen`` (binary ids)."""
+        hexlify = binascii.hexlify
+        if binascii.unhexlify(tree) in seen:
             return
-        seen.add(tree)
+        seen.add(binascii.unhexlify(tree))
         stack = [tree]
         while stack:
             try:
                 type_num, body = self._raw(stack.pop())
             except MissingObjectError:
                 continue
-            for mode, sha in iter_tree_entries(body, digest):
-                if mode == GITLINK_MODE or sha in seen:
+            for mode, _, sha in parse_tree_entries(body, digest):
+                if sha in seen or mode in _GITLINK_MODES:
                     continue
                 seen.add(sha)
-                if mode & 0o170000 == DIR_MODE:
-                    stack.append(sha)
+                if mode in _DIR_MODES:
+                    stack.append(hexlify(sha))
 
     def _walk_tree(self, tree: bytes, path: bytes, seen: set, digest: int):
+        hexlify = binascii.hexlify
         stack = [(tree, path)]
         while stack:
             sha, base = stack.pop()
@@ -259,14 +279,15 @@ class ReachabilityWalker:
             if type_num != TREE:
                 raise ObjectFormatError(f"{sha!r} is not a tree")
             subtrees = []
-            for name, mode, child in iter_tree_entries_named(body, digest):
-                if mode == GITLINK_MODE or child in seen:
+            prefix = base + b"/" if base else b""
+            for mode, name, child in parse_tree_entries(body, digest):
+                if child in seen or mode in _GITLINK_MODES:
                     continue
                 seen.add(child)
-                child_path = base + b"/" + name if base else name
-                if mode & 0o170000 == DIR_MODE:
-                    yield child, TREE, child_path
-                    subtrees.append((child, child_path))
+                child = hexlify(child)
+                if mode in _DIR_MODES:
+                    yield child, TREE, prefix + name
+                    subtrees.append((child, prefix + name))
                 else:
-                    yield child, BLOB, child_path
+                    yield child, BLOB, prefix + name
             stack.extend(reversed(subtrees))

@@ -101,6 +101,11 @@ class BaseObjectStore:
         for sha, _, path in self.iter_reachable(wants, haves, shallow):
             yield sha, path
 
+    def generate_pack_data(self, have, want, ofs_delta: bool = True, progress=None, **kwargs):
+        """``(count, pack chunks)`` for what ``want`` needs beyond ``have`` (for send_pack)."""
+        from .client.packgen import generate_pack_data
+        return generate_pack_data(self, have, want, ofs_delta=ofs_delta, progress=progress, **kwargs)
+
     def iter_tree_contents(self, tree_id: bytes, include_trees: bool = False):
         """Yield TreeEntry objects for every file under a tree, recursively."""
         from .objects import TreeEntry
@@ -150,6 +155,42 @@ class MemoryObjectStore(BaseObjectStore):
 
     def __len__(self) -> int:
         return len(self._data)
+
+    # -- packs: parsed and added as objects
+    def add_pack_stream(self, source, thin: bool = False, progress=None):
+        """Index a pack stream (read callable, file or chunks) and add its objects.
+
+        Returns the number of objects added.  ``thin`` completes REF_DELTA
+        bases from this store.  Nothing is added if the pack is bad.
+        """
+        from .pack_indexer import index_pack_stream
+        from .pack_indexer import load_pack_objects
+        with tempfile.TemporaryDirectory(prefix="puregit-pack-") as tmp:
+            result = index_pack_stream(source, tmp, self.hash_algo, fix_thin=thin,
+                                       resolve_ext_ref=_ext_ref_resolver(self) if thin else None,
+                                       progress=progress)
+            objects = load_pack_objects(result, tmp, self.hash_algo)
+        self._data.update(objects)
+        return len(objects)
+
+    def add_thin_pack(self, read_all, read_some=None, progress=None):
+        """Dulwich's name: add a (possibly thin) pack read from ``read_some``/``read_all``."""
+        return self.add_pack_stream(read_some or read_all, thin=True, progress=progress)
+
+    def add_pack(self):
+        """Dulwich style: (file, commit, abort); commit() parses what was written."""
+        import io
+        buf = io.BytesIO()
+
+        def commit():
+            data = buf.getvalue()
+            return self.add_pack_stream([data]) if data else None
+
+        def abort():
+            buf.seek(0)
+            buf.truncate()
+
+        return buf, commit, abort
 
 
 class DiskObjectStore(BaseObjectStore):
@@ -262,6 +303,70 @@ class DiskObjectStore(BaseObjectStore):
     def contains_packed(self, sha: bytes) -> bool:
         return any(sha in p for p in self.packs)
 
+    # -- adding packs (indexed under temp names; .pack renamed first, .idx last)
+    def _installed(self, basename: str):
+        """The Pack for a just-installed basename, from a freshly published list."""
+        self._pack_cache = None  # dir mtimes are coarse: force a re-list
+        for pack in self.packs:
+            if pack.basename == basename:
+                return pack
+        return self._open_pack(basename)
+
+    def add_pack_stream(self, source, thin: bool = False, progress=None):
+        """Index a pack stream into ``objects/pack`` and return its Pack (None if empty).
+
+        ``source`` is a ``read(n)`` callable, a file, or an iterable of byte
+        chunks.  With ``thin``, REF_DELTA bases missing from the pack are
+        taken from this store and appended.  A bad pack raises a PackError and
+        leaves the store untouched (no temp files).
+        """
+        from .pack_indexer import index_pack_stream, install_pack
+        result = index_pack_stream(source, self.pack_dir, self.hash_algo, fix_thin=thin,
+                                   resolve_ext_ref=_ext_ref_resolver(self) if thin else None,
+                                   progress=progress)
+        if result.num_objects == 0:
+            _unlink_quietly(result.pack_path, result.idx_path)
+            return None
+        return self._installed(install_pack(result, self.pack_dir))
+
+    def add_thin_pack(self, read_all, read_some=None, progress=None):
+        """Dulwich's name: add a thin pack, completing it from this store."""
+        return self.add_pack_stream(read_some or read_all, thin=True, progress=progress)
+
+    def add_pack(self):
+        """Dulwich style: (file, commit, abort) for writing a complete pack.
+
+        ``commit()`` indexes the written file in place, installs it and returns
+        the Pack (None if nothing was written); ``abort()`` removes it.
+        """
+        from .pack_indexer import index_pack_file, install_pack
+        os.makedirs(self.pack_dir, exist_ok=True)
+        fd, path = tempfile.mkstemp(dir=self.pack_dir, prefix="tmp_pack_")
+        f = os.fdopen(fd, "w+b")
+
+        def abort():
+            if not f.closed:
+                f.close()
+            _unlink_quietly(path)
+
+        def commit():
+            f.flush()
+            f.close()
+            try:
+                if os.path.getsize(path) == 0:
+                    _unlink_quietly(path)
+                    return None
+                result = index_pack_file(path, self.pack_dir, self.hash_algo)
+            except BaseException:
+                _unlink_quietly(path)
+                raise
+            if result.num_objects == 0:
+                _unlink_quietly(result.pack_path, result.idx_path)
+                return None
+            return self._installed(install_pack(result, self.pack_dir))
+
+        return f, commit, abort
+
     # -- alternates
     @property
     def alternates(self) -> list["DiskObjectStore"]:
@@ -302,8 +407,10 @@ class DiskObjectStore(BaseObjectStore):
     def get_raw(self, sha: bytes) -> tuple[int, bytes]:
         sha = _hexid(sha)
         for pack in self.packs:
-            if sha in pack:
-                return pack.get_raw(sha)
+            try:
+                return pack.get_raw(sha)  # one index lookup, not a test then a fetch
+            except MissingObjectError:
+                continue
         if len(sha) == self.hash_algo.hex_size:
             loose = self._read_loose(sha)
             if loose is not None:
@@ -340,6 +447,25 @@ class DiskObjectStore(BaseObjectStore):
             for p in cache[1]:
                 p.close()
         self._pack_cache = None
+
+
+def _ext_ref_resolver(store):
+    """A thin-pack base lookup (binary id -> (type, body) or None) over ``store``."""
+    def resolve(binsha: bytes):
+        try:
+            return store.get_raw(binsha.hex().encode("ascii"))
+        except KeyError:
+            return None
+    return resolve
+
+
+def _unlink_quietly(*paths) -> None:
+    for path in paths:
+        if path:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
 
 
 def write_file_atomically(path: str, data: bytes, mode: int = 0o644) -> None:
