@@ -1,0 +1,1038 @@
+"""receive-pack: the push side of the server, with the guarantees hosting needs.
+
+Processing follows cgit's ``builtin/receive-pack.c``:
+
+1. advertise refs (no HEAD, no peeled lines, ``.have`` for alternates,
+   ``capabilities^{}`` when empty);
+2. read the commands (and push options), then the pack (none for delete-only
+   pushes) into a quarantine directory, completing thin packs;
+3. fsck the incoming objects (hostile names always; everything with
+   ``receive.fsckObjects``) and check that every new tip is connected;
+4. run ``pre-receive`` with the quarantine environment;
+5. per ref: funny names, hidden refs, ``denyCurrentBranch``, ``denyDeletes``,
+   ``denyNonFastForwards``, the ``update`` hook;
+6. lock every ref and compare its value with the old id the client sent;
+7. only if something will be written: migrate the quarantine, then commit the
+   ref writes (with ``atomic``: all or nothing);
+8. report-status (v1 or v2, inside side-band-64k when negotiated), then the
+   ``post-receive`` and ``post-update`` hooks.
+
+Where puregit is stricter than cgit 2.39 (on purpose): the ``update`` hook
+and the compare-and-swap run before the objects leave quarantine, so a push
+in which no ref changes leaves ``objects/`` untouched; an ``atomic`` push
+also fails as a whole when one ref misses objects (cgit updates the others);
+commands with funny ref names are not shown to ``pre-receive``.  The
+connectivity walk stops at objects already in the repository (cgit walks
+``--not --all``), so it costs O(pushed objects).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional
+
+from .backend import Backend, Handler
+from .capabilities import (
+    CAPABILITY_AGENT, CAPABILITY_ATOMIC, CAPABILITY_DELETE_REFS, CAPABILITY_OBJECT_FORMAT,
+    CAPABILITY_OFS_DELTA, CAPABILITY_PUSH_OPTIONS, CAPABILITY_QUIET,
+    CAPABILITY_REPORT_STATUS, CAPABILITY_REPORT_STATUS_V2, CAPABILITY_SIDE_BAND_64K,
+    agent_string, find_capability,
+)
+from .errors import (
+    HangupException, ObjectFormatError, PackError, ProtocolError,
+    PuregitError, RefError, UnexpectedMessage,
+)
+from .fsck import FsckPolicy, check_object
+from .graph import commit_tree_and_parents
+from .quarantine import check_connectivity, fsck_objects
+from .hooks import HookRunner, format_ref_lines, push_option_env, quarantine_env
+from .pktline import FLUSH
+from .refs import SYMREF, check_ref_format
+from .sideband import SIDE_BAND_CHANNEL_DATA, SIDE_BAND_CHANNEL_PROGRESS, iter_mux
+from .wire.advertisement import AdvertisedRef, RefAdvertisement
+from .wire.push import PushOptions, PushRequest
+from .wire.report_status import RefStatus, ReportStatus
+
+__all__ = [
+    "ReceivePackHandler", "ReceiveConfig", "Command", "main",
+    "is_funny_refname", "ref_is_hidden", "check_connectivity", "fsck_objects", "is_ancestor",
+    "RefTransaction", "receive_capabilities",
+]
+
+MAX_COMMANDS = 200_000
+MAX_PUSH_OPTIONS = 10_000
+
+# cgit's reasons, verbatim (they are what users and tools match on)
+UNPACKER_ERROR = b"unpacker error"
+FUNNY_REFNAME = b"funny refname"
+MISSING_OBJECTS = b"missing necessary objects"
+PRE_RECEIVE_DECLINED = b"pre-receive hook declined"
+HOOK_DECLINED = b"hook declined"
+NON_FAST_FORWARD = b"non-fast-forward"
+BAD_REF = b"bad ref"
+DELETION_PROHIBITED = b"deletion prohibited"
+DELETE_CURRENT = b"deletion of the current branch prohibited"
+CHECKED_OUT = b"branch is currently checked out"
+FAILED_TO_UPDATE = b"failed to update ref"
+ATOMIC_PUSH_FAILURE = b"atomic push failure"
+ATOMIC_TRANSACTION_FAILED = b"atomic transaction failed"
+HIDDEN_UPDATE = b"deny updating a hidden ref"
+HIDDEN_DELETE = b"deny deleting a hidden ref"
+MIGRATE_FAILED = b"unable to migrate objects to permanent storage"
+
+
+# --- configuration -------------------------------------------------------------
+
+def _cfg(config, section: tuple, name: bytes) -> Optional[bytes]:
+    try:
+        return config.get(section, name)
+    except KeyError:
+        return None
+
+
+def _cfg_bool(config, section: tuple, name: bytes) -> Optional[bool]:
+    from .config import parse_boolean
+    v = _cfg(config, section, name)
+    if v is None:
+        return None
+    try:
+        return parse_boolean(v)
+    except ValueError:
+        return None
+
+
+def _deny_value(value: Optional[bytes], default: str) -> str:
+    """``receive.deny*``: booleans or refuse/warn/ignore/updateInstead."""
+    if value is None:
+        return default
+    v = value.lower()
+    if v in (b"refuse", b"warn", b"ignore"):
+        return v.decode()
+    if v == b"updateinstead":
+        return "updateInstead"
+    try:
+        from .config import parse_boolean
+        return "refuse" if parse_boolean(v) else "ignore"
+    except ValueError:
+        return default
+
+
+@dataclass
+class ReceiveConfig:
+    """The ``receive.*`` / ``transfer.*`` settings receive-pack obeys."""
+
+    deny_non_fast_forwards: bool = False
+    deny_deletes: bool = False
+    deny_current_branch: str = "unconfigured"     # refuse unless bare
+    deny_delete_current: str = "unconfigured"     # refuse
+    fsck_objects: bool = False
+    fsck_overrides: dict = field(default_factory=dict)
+    max_input_size: int = 0
+    advertise_push_options: bool = False
+    advertise_atomic: bool = True
+    hide_refs: list = field(default_factory=list)
+    hooks_path: Optional[str] = None
+
+    @classmethod
+    def from_repo(cls, repo) -> "ReceiveConfig":
+        try:
+            config = repo.get_config_stack()
+        except Exception:
+            config = repo.get_config()
+        out = cls()
+        r, t = (b"receive",), (b"transfer",)
+        out.deny_non_fast_forwards = bool(_cfg_bool(config, r, b"denynonfastforwards"))
+        out.deny_deletes = bool(_cfg_bool(config, r, b"denydeletes"))
+        out.deny_current_branch = _deny_value(_cfg(config, r, b"denycurrentbranch"), "unconfigured")
+        out.deny_delete_current = _deny_value(_cfg(config, r, b"denydeletecurrent"), "unconfigured")
+        fsck = _cfg_bool(config, r, b"fsckobjects")
+        if fsck is None:
+            fsck = _cfg_bool(config, t, b"fsckobjects")
+        out.fsck_objects = bool(fsck)
+        try:
+            items = repo.get_config().items((b"receive", b"fsck"))
+        except Exception:
+            items = []
+        out.fsck_overrides = {k.decode("ascii", "replace"): v.decode("ascii", "replace")
+                              for k, v in items if k.lower() != b"skiplist"}
+        size = _cfg(config, r, b"maxinputsize")
+        if size:
+            from .config import parse_int
+            try:
+                out.max_input_size = max(0, parse_int(size))
+            except ValueError:
+                pass
+        out.advertise_push_options = bool(_cfg_bool(config, r, b"advertisepushoptions"))
+        atomic = _cfg_bool(config, r, b"advertiseatomic")
+        out.advertise_atomic = True if atomic is None else atomic
+        hide = []
+        for sec in (t, r):
+            try:
+                hide += config.get_multivalue(sec, b"hiderefs")
+            except KeyError:
+                pass
+        out.hide_refs = hide
+        hp = _cfg(config, (b"core",), b"hookspath")
+        out.hooks_path = os.fsdecode(hp) if hp else None
+        return out
+
+
+# --- pure helpers ----------------------------------------------------------------
+
+def is_funny_refname(ref: bytes) -> bool:
+    """cgit's test: the name must start with ``refs/`` and the rest be a valid multi-level name."""
+    return not ref.startswith(b"refs/") or not check_ref_format(ref[5:])
+
+
+def ref_is_hidden(ref: bytes, patterns: Iterable[bytes]) -> bool:
+    """``transfer.hideRefs``: prefix match on whole components; ``!`` negates; last match wins."""
+    hidden = False
+    for pat in patterns:
+        neg = pat.startswith(b"!")
+        if neg:
+            pat = pat[1:]
+        if pat.startswith(b"^"):
+            pat = pat[1:]
+        pat = pat.rstrip(b"/")
+        if pat and (ref == pat or ref.startswith(pat + b"/")):
+            hidden = not neg
+    return hidden
+
+
+def receive_capabilities(config: ReceiveConfig, object_format: bytes = b"sha1",
+                         agent: Optional[bytes] = None) -> list[bytes]:
+    """What receive-pack advertises, in cgit's order."""
+    caps = [CAPABILITY_REPORT_STATUS, CAPABILITY_REPORT_STATUS_V2, CAPABILITY_DELETE_REFS,
+            CAPABILITY_SIDE_BAND_64K, CAPABILITY_QUIET]
+    if config.advertise_atomic:
+        caps.append(CAPABILITY_ATOMIC)
+    caps.append(CAPABILITY_OFS_DELTA)
+    if config.advertise_push_options:
+        caps.append(CAPABILITY_PUSH_OPTIONS)
+    caps.append(CAPABILITY_OBJECT_FORMAT + b"=" + object_format)
+    caps.append(CAPABILITY_AGENT + b"=" + (agent or agent_string()))
+    return caps
+
+
+@dataclass
+class Command:
+    """One ref update with its outcome (``error`` None means still fine / ok)."""
+
+    old: bytes
+    new: bytes
+    ref: bytes
+    error: Optional[bytes] = None
+
+    @property
+    def is_delete(self) -> bool:
+        return not self.new.strip(b"0")
+
+    @property
+    def is_create(self) -> bool:
+        return not self.old.strip(b"0")
+
+
+def _object_type(get_raw, sha: bytes) -> Optional[int]:
+    try:
+        return get_raw(sha)[0]
+    except (KeyError, PuregitError):
+        return None
+
+
+def is_ancestor(get_raw, old: bytes, new: bytes, limit: int = 10_000_000) -> bool:
+    """Whether commit ``old`` is reachable from commit ``new``."""
+    if old == new:
+        return True
+    seen = {new}
+    stack = [new]
+    while stack and len(seen) < limit:
+        sha = stack.pop()
+        try:
+            type_num, body = get_raw(sha)
+        except (KeyError, PuregitError):
+            continue
+        if type_num != 1:
+            continue
+        for p in commit_tree_and_parents(body)[1]:
+            if p == old:
+                return True
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return False
+
+
+# --- ref transactions ---------------------------------------------------------------
+
+class RefTransaction:
+    """Lock every ref, compare under the locks, then write all (or release all).
+
+    ``prepare`` returns, per command, None or cgit's reason; ``commit`` writes
+    the prepared ones; ``abort`` releases every lock and removes directories
+    that locking created.  Works on ``DiskRefsContainer``; other containers
+    get :class:`_SimpleTransaction`.
+    """
+
+    def __init__(self, refs, zero: bytes, committer: Optional[bytes] = None,
+                 message: bytes = b"push", log: Optional[Callable[[bytes], None]] = None) -> None:
+        self.refs = refs
+        self.zero = zero
+        self.committer = committer
+        self.message = message
+        self.log = log or (lambda msg: None)
+        self._locks: dict = {}
+        self._current: dict = {}
+        self._made_dirs: list = []
+        self._packed_lock = None
+        self._todo: list = []
+
+    def _missing_dirs(self, path: str) -> list:
+        out = []
+        d = os.path.dirname(path)
+        root = self.refs.path
+        while d.startswith(root) and d != root and not os.path.isdir(d):
+            out.append(d)
+            d = os.path.dirname(d)
+        return out
+
+    def _read_locked(self, name: bytes) -> Optional[bytes]:
+        raw = self.refs.read_loose_ref(name)
+        if raw is None:
+            raw = self.refs._packed.get(force=True).refs.get(name)
+        return raw
+
+    def prepare(self, cmd: Command) -> Optional[bytes]:
+        refs = self.refs
+        name = cmd.ref
+        if name in self._locks:
+            return FAILED_TO_UPDATE
+        try:
+            if not cmd.is_delete:
+                refs._check_packed_conflict(name)
+            self._made_dirs += self._missing_dirs(refs.refpath(name))
+            lock = refs._lock(name)
+        except (RefError, OSError, ValueError) as exc:
+            self.log(f"error: cannot lock ref '{os.fsdecode(name)}': {exc}".encode())
+            return FAILED_TO_UPDATE
+        self._locks[name] = lock
+        try:
+            current = self._read_locked(name)
+        except (RefError, OSError) as exc:
+            self.log(f"error: cannot read ref '{os.fsdecode(name)}': {exc}".encode())
+            return FAILED_TO_UPDATE
+        if current is not None and current.startswith(SYMREF):
+            self.log(f"error: cannot update symbolic ref '{os.fsdecode(name)}'".encode())
+            return FAILED_TO_UPDATE
+        if cmd.is_delete:
+            if cmd.is_create:      # old unknown to the client: no check (cgit)
+                if current is None:
+                    self.log(b"warning: deleting a non-existent ref")
+            elif current != cmd.old:
+                what = "unable to resolve reference" if current is None else \
+                    f"is at {os.fsdecode(current)} but expected {os.fsdecode(cmd.old)}"
+                self.log(f"error: cannot lock ref '{os.fsdecode(name)}': {what}".encode())
+                return FAILED_TO_UPDATE
+            if current is not None and name in refs._packed.get().refs and self._packed_lock is None:
+                from .packed_refs import LockFile
+                try:
+                    self._packed_lock = LockFile(refs._packed.path, fsync=refs.fsync)
+                except RefError as exc:
+                    self.log(f"error: {exc}".encode())
+                    return FAILED_TO_UPDATE
+        elif cmd.is_create:
+            if current is not None:
+                self.log(f"error: cannot lock ref '{os.fsdecode(name)}': reference already exists"
+                         .encode())
+                return FAILED_TO_UPDATE
+        elif current != cmd.old:
+            what = "unable to resolve reference" if current is None else \
+                f"is at {os.fsdecode(current)} but expected {os.fsdecode(cmd.old)}"
+            self.log(f"error: cannot lock ref '{os.fsdecode(name)}': {what}".encode())
+            return FAILED_TO_UPDATE
+        self._current[name] = current
+        self._todo.append(cmd)
+        return None
+
+    def release(self, cmd: Command) -> None:
+        """Give up one prepared command (atomic failure elsewhere, etc.)."""
+        if cmd in self._todo:
+            self._todo.remove(cmd)
+
+    def commit(self) -> dict:
+        """Write the prepared commands; return {ref: reason} for any that failed late."""
+        refs = self.refs
+        failed: dict = {}
+        try:
+            deletes = [c for c in self._todo if c.is_delete and self._current.get(c.ref) is not None]
+            packed_names = {c.ref for c in deletes if c.ref in refs._packed.get().refs}
+            if packed_names and self._packed_lock is not None:
+                snap = refs._packed.get(force=True)
+                new_refs = {k: v for k, v in snap.refs.items() if k not in packed_names}
+                new_peeled = {k: v for k, v in snap.peeled.items() if k not in packed_names}
+                refs._packed.write(new_refs, new_peeled, self._packed_lock)
+                self._packed_lock = None
+            for cmd in self._todo:
+                name = cmd.ref
+                current = self._current.get(name)
+                lock = self._locks[name]
+                try:
+                    if cmd.is_delete:
+                        if current is None:
+                            continue
+                        try:
+                            os.unlink(refs.refpath(name))
+                        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                            pass
+                        refs._log(name, current, None, self.committer, None, None, self.message)
+                        refs._delete_reflog(name)
+                    else:
+                        lock.write(cmd.new + b"\n")
+                        refs._log(name, current, cmd.new, self.committer, None, None, self.message)
+                        lock.commit()
+                except OSError as exc:
+                    self.log(f"error: cannot update ref '{os.fsdecode(name)}': {exc}".encode())
+                    failed[name] = FAILED_TO_UPDATE
+        finally:
+            self.abort(cleanup_dirs=False)
+            for cmd in self._todo:
+                if cmd.is_delete:
+                    refs._remove_empty_parents(refs.refpath(cmd.ref), cmd.ref)
+        return failed
+
+    def abort(self, cleanup_dirs: bool = True) -> None:
+        for lock in self._locks.values():
+            lock.rollback()
+        self._locks.clear()
+        if self._packed_lock is not None:
+            self._packed_lock.rollback()
+            self._packed_lock = None
+        if cleanup_dirs:
+            for d in sorted(set(self._made_dirs), key=len, reverse=True):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
+        self._made_dirs = []
+
+
+class _SimpleTransaction(RefTransaction):
+    """For containers without lock files (memory): check, then compare-and-swap each."""
+
+    def prepare(self, cmd: Command) -> Optional[bytes]:
+        current = self.refs.read_ref(cmd.ref)
+        if current is not None and current.startswith(SYMREF):
+            return FAILED_TO_UPDATE
+        if cmd.is_delete:
+            if not cmd.is_create and current != cmd.old:
+                return FAILED_TO_UPDATE
+        elif cmd.is_create:
+            if current is not None:
+                return FAILED_TO_UPDATE
+        elif current != cmd.old:
+            return FAILED_TO_UPDATE
+        self._current[cmd.ref] = current
+        self._todo.append(cmd)
+        return None
+
+    def commit(self) -> dict:
+        failed = {}
+        for cmd in self._todo:
+            cur = self._current.get(cmd.ref)
+            if cmd.is_delete:
+                ok = cur is None or self.refs.remove_if_equals(cmd.ref, cur)
+            elif cur is None:
+                ok = self.refs.add_if_new(cmd.ref, cmd.new)
+            else:
+                ok = self.refs.set_if_equals(cmd.ref, cur, cmd.new)
+            if not ok:
+                failed[cmd.ref] = FAILED_TO_UPDATE
+        self._todo = []
+        return failed
+
+    def abort(self, cleanup_dirs: bool = True) -> None:
+        self._todo = []
+
+
+# --- the handler ------------------------------------------------------------------
+
+def _alternate_haves(store, known: set) -> list:
+    """Ref values of the repositories our alternates belong to (``.have`` lines)."""
+    from .refs import DiskRefsContainer
+    out = []
+    for alt in getattr(store, "alternates", []) or []:
+        parent = os.path.dirname(os.path.abspath(alt.path))
+        if not os.path.isfile(os.path.join(parent, "HEAD")):
+            continue
+        try:
+            values = DiskRefsContainer(parent).as_dict().values()
+        except Exception:
+            continue
+        for sha in sorted(set(values)):
+            if sha not in known and not sha.startswith(SYMREF):
+                known.add(sha)
+                out.append(sha)
+    return out
+
+
+class ReceivePackHandler(Handler):
+    """Serves one push (stateful, or one stateless-RPC request).
+
+    ``options`` may hold ``"stderr"``: a ``write(bytes)`` callable for
+    messages when side-band is not in use (pipes/ssh), ``"hook_timeout"``
+    (seconds), ``"hook_env"`` (base environment for hooks).
+    """
+
+    service = b"git-receive-pack"
+
+    def __init__(self, backend: Backend, args: list, proto, stateless_rpc: bool = False,
+                 advertise_refs: bool = False, protocol_version: int = 0,
+                 options: Optional[dict] = None) -> None:
+        super().__init__(backend, args, proto, stateless_rpc, advertise_refs,
+                         protocol_version, options)
+        self.repo = backend.open_repository(args[0] if args else "/")
+        self.config = ReceiveConfig.from_repo(self.repo)
+        self.hash_algo = getattr(self.repo, "hash_algo", None) or self.repo.object_store.hash_algo
+        self.zero = b"0" * self.hash_algo.hex_size
+        self.object_format = getattr(self.hash_algo, "name", "sha1")
+        if isinstance(self.object_format, str):
+            self.object_format = self.object_format.encode("ascii")
+        self.client_caps: list = []
+        self.use_sideband = False
+        self.report_v1 = False
+        self.report_v2 = False
+        self.atomic = False
+        self.quiet = False
+        self.push_options: Optional[list] = None
+        self._stderr = self.options.get("stderr")
+
+    # -- capabilities -------------------------------------------------------
+    @classmethod
+    def capabilities(cls) -> list:
+        return receive_capabilities(ReceiveConfig())
+
+    # -- output ---------------------------------------------------------------
+    def _write(self, data: bytes) -> None:
+        self.proto.write(data)
+
+    def _message(self, text: bytes) -> None:
+        """A message for the user: band 2 with side-band, else our stderr."""
+        if not text.endswith(b"\n"):
+            text += b"\n"
+        if self.use_sideband:
+            try:
+                for pkt in iter_mux(SIDE_BAND_CHANNEL_PROGRESS, text):
+                    self._write(pkt)
+            except (OSError, PuregitError):
+                pass
+        elif self._stderr is not None:
+            try:
+                self._stderr(text)
+            except (OSError, ValueError):
+                pass
+
+    def _hook_output(self, data: bytes) -> None:
+        if self.use_sideband:
+            try:
+                for pkt in iter_mux(SIDE_BAND_CHANNEL_PROGRESS, data):
+                    self._write(pkt)
+            except (OSError, PuregitError):
+                pass
+        elif self._stderr is not None:
+            try:
+                self._stderr(data)
+            except (OSError, ValueError):
+                pass
+
+    # -- advertisement ------------------------------------------------------------
+    def advertisement(self) -> RefAdvertisement:
+        refs = self.repo.refs.as_dict()
+        hidden = self.config.hide_refs
+        adv = RefAdvertisement(capabilities=receive_capabilities(self.config, self.object_format))
+        known = set()
+        for name in sorted(refs):
+            sha = refs[name]
+            if name == b"HEAD" or not name.startswith(b"refs/") or sha.startswith(SYMREF):
+                continue
+            if hidden and ref_is_hidden(name, hidden):
+                continue
+            adv.refs.append(AdvertisedRef(sha, name))
+            known.add(sha)
+        for sha in _alternate_haves(self.repo.object_store, known):
+            adv.refs.append(AdvertisedRef(sha, b".have"))
+        if self.protocol_version == 1:
+            adv.version = 1
+        return adv
+
+    # -- request ----------------------------------------------------------------------
+    def _read_message(self, cls, limit: int):
+        decoder = cls.decoder()
+        n = 0
+        while not decoder.done:
+            pkt = self.proto.read_pkt()
+            n += 1
+            if n > limit:
+                raise UnexpectedMessage(f"too many lines in the {cls.__name__}")
+            decoder.feed_pkt(pkt)
+        return decoder.result
+
+    def read_request(self) -> Optional[PushRequest]:
+        """The command list; None if the client sent only a flush (nothing to push)."""
+        try:
+            first = self.proto.read_pkt()
+        except HangupException:
+            return None
+        if first is FLUSH:
+            return None
+        decoder = PushRequest.decoder()
+        decoder.feed_pkt(first)
+        n = 1
+        while not decoder.done:
+            pkt = self.proto.read_pkt()
+            n += 1
+            if n > MAX_COMMANDS:
+                raise UnexpectedMessage("too many push commands")
+            decoder.feed_pkt(pkt)
+        req = decoder.result
+        for cmd in req.commands:
+            if len(cmd.old) != len(self.zero):
+                raise UnexpectedMessage("push command uses another object format")
+        return req
+
+    def _negotiate(self, caps: list) -> None:
+        names = {c.split(b"=", 1)[0] for c in caps}
+        self.client_caps = caps
+        self.report_v2 = CAPABILITY_REPORT_STATUS_V2 in names
+        self.report_v1 = CAPABILITY_REPORT_STATUS in names
+        self.use_sideband = CAPABILITY_SIDE_BAND_64K in names
+        self.quiet = CAPABILITY_QUIET in names
+        self.atomic = CAPABILITY_ATOMIC in names and self.config.advertise_atomic
+        fmt = find_capability(caps, CAPABILITY_OBJECT_FORMAT)
+        if fmt is not None and fmt != self.object_format:
+            raise UnexpectedMessage(f"unsupported object format {fmt.decode('ascii', 'replace')!r}")
+        if CAPABILITY_PUSH_OPTIONS in names:
+            self.push_options = []
+
+    # -- main flow -------------------------------------------------------------------------
+    def handle(self) -> None:
+        if not self.stateless_rpc or self.advertise_refs:
+            self._write(self.advertisement().encode())
+            if self.advertise_refs:
+                return
+        req = self.read_request()
+        if req is None:
+            return
+        self._negotiate(req.capabilities)
+        if self.push_options is not None:
+            opts = self._read_message(PushOptions, MAX_PUSH_OPTIONS)
+            self.push_options = list(opts.options)
+        commands = [Command(c.old, c.new, c.ref) for c in req.commands]
+        unpack_status = self.process(commands)
+        self.send_report(unpack_status, commands)
+        self.run_post_hooks(commands)
+        if self.use_sideband:
+            self._write(b"0000")
+
+    def _pack_reader(self) -> Callable[[int], bytes]:
+        """A read that returns what is available: the pack is read only up to its checksum."""
+        recv = getattr(self.proto, "recv", None)
+        if recv is not None:
+            return recv
+        read = self.proto.read
+        read1 = getattr(getattr(read, "__self__", None), "read1", None)
+        if read1 is not None and getattr(read, "__name__", "") == "read":
+            return read1
+        return read
+
+    def process(self, commands: list) -> bytes:
+        """Everything between the request and the report; returns the unpack status."""
+        repo = self.repo
+        store = repo.object_store
+        for cmd in commands:
+            if is_funny_refname(cmd.ref):
+                cmd.error = FUNNY_REFNAME
+                self._message(b"error: refusing to create funny ref '" + cmd.ref + b"' remotely")
+        delete_only = all(c.is_delete for c in commands)
+        if not hasattr(store, "pack_dir"):
+            return self._process_in_memory(commands, delete_only)
+        from .quarantine import Quarantine
+        quarantine = Quarantine(store)
+        try:
+            if not delete_only:
+                try:
+                    quarantine.receive_pack(self._pack_reader(),
+                                            max_input_size=self.config.max_input_size)
+                except (PackError, ObjectFormatError, ProtocolError, OSError, MemoryError) as exc:
+                    return self._unpack_failed(commands, _unpack_reason(exc))
+                policy = FsckPolicy(self.config.fsck_objects, self.config.fsck_overrides)
+                try:
+                    problems = fsck_objects(quarantine, policy)
+                except (PuregitError, ValueError) as exc:
+                    return self._unpack_failed(commands, _unpack_reason(exc))
+                if problems:
+                    for sha, p in problems[:20]:
+                        self._message(b"error: object " + sha + b": " + str(p).encode())
+                    sha, p = problems[0]
+                    return self._unpack_failed(
+                        commands, b"fsck error in object " + sha + b": " + p.msg_id.encode())
+            self._check_connectivity(commands, quarantine)
+            self._reject_hidden(commands)
+            env = quarantine_env(quarantine.path, os.path.abspath(store.path),
+                                 os.environ.get("GIT_ALTERNATE_OBJECT_DIRECTORIES"))
+            if not self._run_pre_receive(commands, env):
+                return b"ok"
+            self._check_each(commands, quarantine.store.get_raw, env)
+            self._apply(commands, quarantine)
+            return b"ok"
+        finally:
+            if not quarantine.migrated:
+                quarantine.drop()
+
+    def _process_in_memory(self, commands: list, delete_only: bool) -> bytes:
+        """Memory repositories: the pack is staged in memory, then copied in."""
+        from .object_store import MemoryObjectStore
+        store = self.repo.object_store
+        staged = MemoryObjectStore(self.hash_algo)
+        if not delete_only:
+            from .pack_indexer import PackIndexer
+            import tempfile
+            with tempfile.TemporaryDirectory(prefix="puregit-receive-") as tmp:
+                from .quarantine import CHUNK
+                from .pack_indexer import load_pack_objects
+
+                def resolve(binsha):
+                    try:
+                        return store.get_raw(binsha.hex().encode("ascii"))
+                    except KeyError:
+                        return None
+                try:
+                    indexer = PackIndexer(tmp, self.hash_algo, fix_thin=True, resolve_ext_ref=resolve)
+                    read = self._pack_reader()
+                    total = 0
+                    while indexer._scan.trailer is None:
+                        data = read(CHUNK)
+                        if not data:
+                            break
+                        total += len(data)
+                        if self.config.max_input_size and total > self.config.max_input_size:
+                            indexer.abort()
+                            raise PackError("pack exceeds maximum allowed size")
+                        indexer.feed(data)
+                    result = indexer.finish()
+                    staged._data.update(load_pack_objects(result, tmp, self.hash_algo))
+                except (PackError, ObjectFormatError, ProtocolError, OSError) as exc:
+                    return self._unpack_failed(commands, _unpack_reason(exc))
+        policy = FsckPolicy(self.config.fsck_objects, self.config.fsck_overrides)
+        for sha in staged:
+            t, body = staged.get_raw(sha)
+            bad = [p for p in check_object(t, body, len(self.zero)) if policy.is_fatal(p)]
+            if bad:
+                return self._unpack_failed(commands, b"fsck error in object " + sha + b": "
+                                           + bad[0].msg_id.encode())
+
+        def get_raw(sha):
+            try:
+                return staged.get_raw(sha)
+            except KeyError:
+                return store.get_raw(sha)
+
+        class _Q:
+            contains = staged.contains
+        self._check_connectivity(commands, _Q(), get_raw=get_raw, has=store.contains)
+        self._reject_hidden(commands)
+        if not self._run_pre_receive(commands, {}):
+            return b"ok"
+        self._check_each(commands, get_raw, {})
+        for sha in staged:
+            store.add_raw(*staged.get_raw(sha))
+        self._update_refs(commands, None)
+        return b"ok"
+
+    def _unpack_failed(self, commands: list, reason: bytes) -> bytes:
+        for cmd in commands:
+            cmd.error = UNPACKER_ERROR
+        return reason
+
+    def _check_connectivity(self, commands: list, quarantine, get_raw=None, has=None) -> None:
+        tips = [c.new for c in commands if c.error is None and not c.is_delete]
+        if not tips:
+            return
+        store = self.repo.object_store
+        bad = check_connectivity(tips, quarantine.contains, has or store.contains,
+                                 get_raw or quarantine.store.get_raw, self.hash_algo.digest_size)
+        for cmd in commands:
+            if cmd.error is None and not cmd.is_delete and cmd.new in bad:
+                cmd.error = MISSING_OBJECTS
+
+    def _reject_hidden(self, commands: list) -> None:
+        hidden = self.config.hide_refs
+        if not hidden:
+            return
+        for cmd in commands:
+            if cmd.error is None and ref_is_hidden(cmd.ref, hidden):
+                cmd.error = HIDDEN_DELETE if cmd.is_delete else HIDDEN_UPDATE
+
+    def _hooks(self) -> Optional[HookRunner]:
+        controldir = getattr(self.repo, "controldir", None)
+        if controldir is None:
+            return None
+        git_dir = controldir()
+        hooks_dir = None
+        if self.config.hooks_path:
+            hooks_dir = os.path.join(git_dir, os.path.expanduser(self.config.hooks_path))
+        return HookRunner(git_dir, hooks_dir, self.options.get("hook_env"), self._hook_output,
+                          self.options.get("hook_timeout"))
+
+    def _live(self, commands: list) -> list:
+        return [c for c in commands if c.error is None]
+
+    def _run_pre_receive(self, commands: list, qenv: dict) -> bool:
+        live = self._live(commands)
+        hooks = self._hooks()
+        if not live or hooks is None:
+            return True
+        env = dict(qenv)
+        env.update(push_option_env(self.push_options))
+        status = hooks.run("pre-receive", (), format_ref_lines((c.old, c.new, c.ref) for c in live),
+                           env)
+        if status is None or status == 0:
+            return True
+        for cmd in commands:
+            if cmd.error is None:
+                cmd.error = PRE_RECEIVE_DECLINED
+        return False
+
+    def _head_target(self) -> Optional[bytes]:
+        try:
+            names, _ = self.repo.refs.follow(b"HEAD")
+        except (RefError, KeyError, OSError):
+            return None
+        return names[-1] if len(names) > 1 else None
+
+    def _check_each(self, commands: list, get_raw, qenv: dict) -> None:
+        """cgit's ``update()`` checks before the write, including the update hook."""
+        cfg = self.config
+        bare = getattr(self.repo, "bare", True)
+        head = self._head_target()
+        hooks = self._hooks()
+        for cmd in commands:
+            if cmd.error is not None:
+                continue
+            if self.atomic and any(c.error is not None for c in commands):
+                break
+            if head is not None and cmd.ref == head and not bare:
+                mode = cfg.deny_current_branch
+                if mode in ("refuse", "unconfigured", "updateInstead"):
+                    self._message(b"error: refusing to update checked out branch: " + cmd.ref)
+                    cmd.error = CHECKED_OUT
+                    continue
+                if mode == "warn":
+                    self._message(b"warning: updating the current branch")
+            if cmd.is_delete:
+                if cfg.deny_deletes and cmd.ref.startswith(b"refs/heads/"):
+                    self._message(b"error: denying ref deletion for " + cmd.ref)
+                    cmd.error = DELETION_PROHIBITED
+                    continue
+                if head is not None and cmd.ref == head:
+                    mode = cfg.deny_delete_current
+                    if mode in ("refuse", "unconfigured", "updateInstead"):
+                        self._message(b"error: refusing to delete the current branch: " + cmd.ref)
+                        cmd.error = DELETE_CURRENT
+                        continue
+                    if mode == "warn":
+                        self._message(b"warning: deleting the current branch")
+            elif cfg.deny_non_fast_forwards and not cmd.is_create and \
+                    cmd.ref.startswith(b"refs/heads/"):
+                if _object_type(get_raw, cmd.old) != 1 or _object_type(get_raw, cmd.new) != 1:
+                    self._message(b"error: bad sha1 objects for " + cmd.ref)
+                    cmd.error = BAD_REF
+                    continue
+                if not is_ancestor(get_raw, cmd.old, cmd.new):
+                    self._message(b"error: denying non-fast-forward " + cmd.ref
+                                  + b" (you should pull first)")
+                    cmd.error = NON_FAST_FORWARD
+                    continue
+            if hooks is not None:
+                status = hooks.run("update", (cmd.ref, cmd.old, cmd.new), b"", qenv)
+                if status not in (None, 0):
+                    self._message(b"error: hook declined to update " + cmd.ref)
+                    cmd.error = HOOK_DECLINED
+                    continue
+        if self.atomic:
+            self._atomic_fail(commands, ATOMIC_PUSH_FAILURE)
+
+    def _atomic_fail(self, commands: list, reason: bytes) -> bool:
+        if any(c.error is not None for c in commands):
+            for c in commands:
+                if c.error is None:
+                    c.error = reason
+            return True
+        return False
+
+    def _transaction(self):
+        refs = self.repo.refs
+        committer = None
+        try:
+            from .repo import default_identity
+            committer = default_identity(self.repo.get_config())
+        except Exception:
+            pass
+        cls = RefTransaction if hasattr(refs, "_lock") and hasattr(refs, "_packed") \
+            else _SimpleTransaction
+        return cls(refs, self.zero, committer, b"push", self._message)
+
+    def _apply(self, commands: list, quarantine) -> None:
+        """Lock and compare every ref, migrate the objects if anything will change, write."""
+        self._update_refs(commands, quarantine)
+
+    def _update_refs(self, commands: list, quarantine) -> None:
+        txn = self._transaction()
+        try:
+            for cmd in commands:
+                if cmd.error is None:
+                    cmd.error = txn.prepare(cmd)
+            if self.atomic and self._atomic_fail(commands, ATOMIC_TRANSACTION_FAILED):
+                for c in commands:
+                    if c.error in (ATOMIC_TRANSACTION_FAILED, FAILED_TO_UPDATE):
+                        c.error = ATOMIC_TRANSACTION_FAILED
+                txn.abort()
+                return
+            if not self._live(commands):
+                txn.abort()
+                return
+            if quarantine is not None and not all(c.is_delete for c in self._live(commands)):
+                try:
+                    quarantine.migrate()
+                except OSError as exc:
+                    self._message(f"error: {exc}".encode())
+                    for c in commands:
+                        if c.error is None:
+                            c.error = MIGRATE_FAILED
+                    txn.abort()
+                    return
+            failed = txn.commit()
+        except BaseException:
+            txn.abort()
+            raise
+        for cmd in commands:
+            if cmd.error is None and cmd.ref in failed:
+                cmd.error = failed[cmd.ref]
+
+    # -- report and post hooks ------------------------------------------------------------
+    def send_report(self, unpack_status: bytes, commands: list) -> None:
+        if not (self.report_v1 or self.report_v2):
+            return
+        report = ReportStatus(unpack=_one_line(unpack_status))
+        for cmd in commands:
+            ref = cmd.ref if cmd.ref and not any(c in b" \n\0" for c in cmd.ref) \
+                else cmd.ref.replace(b"\n", b"?").replace(b" ", b"?").replace(b"\0", b"?") or b"?"
+            report.refs.append(RefStatus(ref, None if cmd.error is None else cmd.error))
+        data = report.encode()
+        if self.use_sideband:
+            for pkt in iter_mux(SIDE_BAND_CHANNEL_DATA, data):
+                self._write(pkt)
+        else:
+            self._write(data)
+
+    def run_post_hooks(self, commands: list) -> None:
+        updated = [c for c in commands if c.error is None]
+        hooks = self._hooks()
+        if not updated or hooks is None:
+            return
+        env = push_option_env(self.push_options)
+        hooks.run("post-receive", (), format_ref_lines((c.old, c.new, c.ref) for c in updated), env)
+        hooks.run("post-update", [c.ref for c in updated], b"", {})
+
+
+def _one_line(text: bytes) -> bytes:
+    text = text.replace(b"\n", b" ").replace(b"\0", b" ").strip()
+    return text[:1000] or b"error"
+
+
+def _unpack_reason(exc: BaseException) -> bytes:
+    msg = str(exc) or type(exc).__name__
+    if isinstance(exc, MemoryError):
+        msg = "out of memory"
+    return _one_line(msg.encode("utf-8", "replace"))
+
+
+# --- the stdin/stdout entry ------------------------------------------------------------
+
+class _SingleRepoBackend(Backend):
+    def __init__(self, repo) -> None:
+        self.repo = repo
+
+    def open_repository(self, path):
+        return self.repo
+
+
+def _protocol_version_from_env() -> int:
+    for item in os.environ.get("GIT_PROTOCOL", "").split(":"):
+        if item.startswith("version="):
+            try:
+                return int(item[8:])
+            except ValueError:
+                return 0
+    return 0
+
+
+def main(argv: Optional[list] = None, stdin=None, stdout=None, stderr=None) -> int:
+    """``git-receive-pack [--stateless-rpc] [--advertise-refs] <directory>`` over stdin/stdout."""
+    from .protocol import Protocol
+    from .repo import Repo
+    argv = list(sys.argv[1:] if argv is None else argv)
+    stateless = advertise = False
+    paths = []
+    for a in argv:
+        if a == "--stateless-rpc":
+            stateless = True
+        elif a in ("--advertise-refs", "--http-backend-info-refs"):
+            advertise = True
+        elif a == "--":
+            continue
+        elif a.startswith("-"):
+            paths.append(None)
+            break
+        else:
+            paths.append(a)
+    err = stderr or sys.stderr.buffer
+    if len(paths) != 1 or paths[0] is None:
+        err.write(b"usage: git receive-pack <git-dir>\n")
+        err.flush()
+        return 129
+    inp = stdin or sys.stdin.buffer
+    out = stdout or sys.stdout.buffer
+    read = getattr(inp, "read1", None) or inp.read
+
+    def write(data: bytes) -> None:
+        out.write(data)
+        out.flush()
+
+    def write_err(data: bytes) -> None:
+        err.write(data)
+        err.flush()
+
+    try:
+        repo = Repo(paths[0])
+    except PuregitError as exc:
+        write_err(f"fatal: '{paths[0]}' does not appear to be a git repository ({exc})\n".encode())
+        return 128
+    proto = Protocol(read, write)
+    version = _protocol_version_from_env()
+    handler = ReceivePackHandler(_SingleRepoBackend(repo), [paths[0]], proto,
+                                 stateless_rpc=stateless, advertise_refs=advertise,
+                                 protocol_version=1 if version == 1 else 0,
+                                 options={"stderr": write_err})
+    try:
+        handler.handle()
+    except (ProtocolError, PuregitError) as exc:
+        write_err(f"fatal: {exc}\n".encode("utf-8", "replace"))
+        return 128
+    except BrokenPipeError:
+        return 128
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
