@@ -228,6 +228,10 @@ class UnsupportedTransport(TransportError):
     """The URL names a transport puregit does not (yet) support."""
 
 
+class UnsafeRefWarning(UserWarning):
+    """A server advertised a ref name git would refuse (``..``, control characters); it was skipped."""
+
+
 class ServerError(PuregitError):
     """A server-side request failed; the text is safe to send to the peer."""
 

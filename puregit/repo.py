@@ -133,6 +133,11 @@ class BaseRepo:
             return cached
         return self.object_store.peel_sha(self.refs[ref]).id
 
+    def generate_pack_data(self, have, want, ofs_delta: bool = True, progress=None, **kwargs):
+        """``(count, pack chunks)`` for send_pack, as Dulwich's porcelain passes it."""
+        return self.object_store.generate_pack_data(have, want, ofs_delta=ofs_delta,
+                                                    progress=progress, **kwargs)
+
     def get_parents(self, sha: bytes) -> list[bytes]:
         return self[sha].parents
 
