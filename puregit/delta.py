@@ -129,6 +129,62 @@ def apply_delta(base, delta, max_size: int = DEFAULT_MAX_OBJECT_SIZE) -> bytes:
     return b"".join(out)
 
 
+def delta_copy_runs(delta) -> list[tuple[int, int, int]]:
+    """(result start, result end, base start) of every copy instruction, in order.
+
+    A tree walk uses these to know which stretches of a tree are byte-for-byte
+    stretches of its delta base (whose entries it has already handled).  Only
+    meant for deltas that ``apply_delta`` has accepted; malformed input still
+    raises DeltaError rather than returning nonsense.
+    """
+    if not isinstance(delta, bytes):
+        delta = bytes(delta)
+    _, _, pos = delta_header_sizes(delta)
+    runs = []
+    append = runs.append
+    out = 0
+    n = len(delta)
+    try:
+        while pos < n:
+            cmd = delta[pos]
+            pos += 1
+            if cmd & 0x80:
+                off = size = 0
+                if cmd & 0x01:
+                    off = delta[pos]
+                    pos += 1
+                if cmd & 0x02:
+                    off |= delta[pos] << 8
+                    pos += 1
+                if cmd & 0x04:
+                    off |= delta[pos] << 16
+                    pos += 1
+                if cmd & 0x08:
+                    off |= delta[pos] << 24
+                    pos += 1
+                if cmd & 0x10:
+                    size = delta[pos]
+                    pos += 1
+                if cmd & 0x20:
+                    size |= delta[pos] << 8
+                    pos += 1
+                if cmd & 0x40:
+                    size |= delta[pos] << 16
+                    pos += 1
+                if not size:
+                    size = 0x10000
+                append((out, out + size, off))
+                out += size
+            elif cmd:
+                pos += cmd
+                out += cmd
+            else:
+                raise DeltaError("delta uses reserved instruction 0")
+    except IndexError:
+        raise DeltaError("delta is truncated inside a copy instruction") from None
+    return runs
+
+
 def encode_varint(value: int) -> bytes:
     """Encode a size the way delta headers do (used by tests and the writer)."""
     out = bytearray()
@@ -142,4 +198,4 @@ def encode_varint(value: int) -> bytes:
             return bytes(out)
 
 
-__all__ = ["apply_delta", "delta_header_sizes", "encode_varint", "DEFAULT_MAX_OBJECT_SIZE"]
+__all__ = ["apply_delta", "delta_copy_runs", "delta_header_sizes", "encode_varint", "DEFAULT_MAX_OBJECT_SIZE"]

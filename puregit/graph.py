@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import binascii
 import re
+from array import array
+from bisect import bisect_left, bisect_right
+from collections import OrderedDict
+from itertools import accumulate, chain, compress
+from operator import itemgetter, not_
 from typing import Callable, Iterable, Iterator, Optional
 
+from .delta import delta_copy_runs
 from .errors import MissingObjectError, ObjectFormatError
 from .hashes import SHA1, HashAlgorithm
 
@@ -70,11 +76,11 @@ _ENTRY_RE = {}
 
 
 def _entry_re(digest_size: int):
-    """A regex matching one tree entry: mode, name, binary id."""
+    """Regexes for one tree entry: with groups (mode, name, binary id), and whole."""
     pats = _ENTRY_RE.get(digest_size)
     if pats is None:
         pats = (re.compile(rb"([0-7]+) ([^\0]+)\0(.{%d})" % digest_size, re.S),
-                re.compile(rb"(?:[0-7]+ [^\0]+\0.{%d})*" % digest_size, re.S))
+                re.compile(rb"[0-7]+ [^\0]+\0.{%d}" % digest_size, re.S))
         _ENTRY_RE[digest_size] = pats
     return pats
 
@@ -82,13 +88,15 @@ def _entry_re(digest_size: int):
 def parse_tree_entries(body: bytes, digest_size: int = 20) -> list[tuple[bytes, bytes, bytes]]:
     """(mode text, name, binary id) for every entry, parsed in C by one regex.
 
-    ``findall`` would silently skip malformed stretches, so the body is first
-    checked with an anchored match of the same grammar.
+    ``findall`` would silently skip malformed stretches, so the matches must
+    tile the body: their lengths (each field plus the space and the NUL)
+    must add up to the body's length.  An entry's match from its first byte
+    is unique, so tiling matches are exactly what an anchored parse finds.
     """
-    pats = _entry_re(digest_size)
-    if pats[1].fullmatch(body) is None:
+    entries = _entry_re(digest_size)[0].findall(body)
+    if sum(map(len, chain.from_iterable(entries))) + 2 * len(entries) != len(body):
         raise ObjectFormatError("malformed tree")
-    return pats[0].findall(body)
+    return entries
 
 
 def iter_tree_entries(body: bytes, digest_size: int = 20) -> Iterator[tuple[int, bytes]]:
@@ -109,6 +117,184 @@ _DIR_MODES = frozenset((b"40000", b"040000"))
 _GITLINK_MODES = frozenset((b"160000",))
 
 
+class TreeScanner:
+    """Finds, tree by tree, the entries whose objects a walk has not seen yet.
+
+    After a tree is scanned, every object it names is in ``seen`` (gitlinks
+    aside: they are never followed).  Most packed trees are deltas of another
+    tree, and a stretch the delta copies from its base is, byte for byte, a
+    run of the base's entries: when the base was scanned earlier those
+    entries cannot name anything new, so only the few entries around
+    inserted bytes are parsed and looked up.  The same holds the other way
+    round (a base scanned after one of its delta children).  To find entry
+    boundaries inside copied stretches the entry offsets of recently scanned
+    trees are kept, up to ``budget`` entries (4 bytes each).  Two deltas of
+    one unscanned base are compared through it.  Walking git.git's history
+    (16.5M tree entries) this parses about a tenth of the entries.
+    """
+
+    def __init__(self, seen: set, digest_size: int = 20, budget: int = 1 << 22) -> None:
+        self.seen = seen
+        self.digest_size = digest_size
+        self._entry = _entry_re(digest_size)[1]
+        self._starts: OrderedDict = OrderedDict()  # key -> array of entry starts + end
+        self._held = 0
+        self._budget = budget
+        self._pending: dict = {}  # base key -> (key, delta) of a child scanned first
+
+    def scan(self, body: bytes, key=None, base_key=None, delta: Optional[bytes] = None
+             ) -> list[tuple[bytes, bytes, bytes]]:
+        """(mode, name, binary id) of entries naming unseen objects, in tree order.
+
+        Those objects are added to ``seen``.  ``key`` identifies where the
+        tree is stored, ``base_key``/``delta`` the base and delta it was built
+        from (see ``pack.PackedObjectReader``); without them the tree is
+        parsed in full.  Raises ObjectFormatError for a malformed tree.
+        """
+        ref = None
+        if len(body) > 0xFFFFFFFF:  # offsets are kept as 32-bit numbers
+            return self._scan_huge(body)
+        if key is not None:
+            scanned = self._starts
+            if base_key is not None and delta is not None:
+                known = scanned.get(base_key)
+                if known is not None:
+                    ref = delta_copy_runs(delta), known
+                else:
+                    sibling = self._pending.get(base_key)
+                    if sibling is not None and sibling[0] in scanned:
+                        # this tree -> base -> a scanned tree made from the same base
+                        back = sorted((b, b + e - s, s) for s, e, b in delta_copy_runs(sibling[1]))
+                        ref = _compose_runs(delta_copy_runs(delta), back), scanned[sibling[0]]
+                    if len(self._pending) > 65536:
+                        self._pending.clear()
+                    self._pending[base_key] = (key, delta)
+            if ref is None:
+                child = self._pending.pop(key, None)
+                if child is not None and child[0] in scanned:
+                    runs = sorted((b, b + e - s, s) for s, e, b in delta_copy_runs(child[1]))
+                    ref = runs, scanned[child[0]]
+        new: list = []
+        if ref is None:
+            starts = self._scan_all(body, new)
+        else:
+            starts = self._scan_against(body, ref[0], ref[1], new)
+        if key is not None:
+            self._remember(key, starts)
+        return new
+
+    def _scan_huge(self, body: bytes) -> list:
+        new = []
+        seen = self.seen
+        for mode, name, sha in parse_tree_entries(body, self.digest_size):
+            if sha not in seen and mode not in _GITLINK_MODES:
+                seen.add(sha)
+                new.append((mode, name, sha))
+        return new
+
+    def _take(self, entry: bytes, new: list) -> None:
+        """Record one entry whose id may be unseen."""
+        d = self.digest_size
+        sha = entry[-d:]
+        if sha in self.seen:
+            return
+        sp = entry.index(b" ")
+        mode = entry[:sp]
+        if mode in _GITLINK_MODES:
+            return
+        self.seen.add(sha)
+        new.append((mode, entry[sp + 1:-d - 1], sha))
+
+    def _scan_all(self, body: bytes, new: list) -> array:
+        """Parse every entry; the id look-ups run in C.  Returns the entry starts."""
+        entries = self._entry.findall(body)
+        starts = array("I", accumulate(map(len, entries), initial=0))
+        if starts[-1] != len(body):  # matches must tile the body (see parse_tree_entries)
+            raise ObjectFormatError("malformed tree")
+        fresh = map(not_, map(self.seen.__contains__,
+                              map(itemgetter(slice(-self.digest_size, None)), entries)))
+        take = self._take
+        for entry in compress(entries, fresh):  # lazy: duplicates see earlier adds
+            take(entry, new)
+        return starts
+
+    def _scan_against(self, body: bytes, runs, known: array, new: list) -> array:
+        """Parse ``body`` except runs of entries shared with a scanned tree.
+
+        ``runs`` are (start, end, other start): body[start:end] equals the
+        other tree's bytes from ``other start``, sorted by start; ``known``
+        are the other tree's entry starts (and its end).  From an entry
+        boundary in ``body`` that maps to an entry boundary of the other tree,
+        the other tree's entries that fit in the run are skipped whole.
+        Returns the entry starts of ``body`` (and its end).
+        """
+        last = len(known) - 1
+        match = self._entry.match
+        take = self._take
+        starts = array("I")
+        p = 0
+        n = len(body)
+
+        def one(p: int) -> int:
+            m = match(body, p)
+            if m is None:
+                raise ObjectFormatError("malformed tree")
+            starts.append(p)
+            take(m.group(), new)
+            return m.end()
+
+        for start, end, other in runs:
+            while p < start:
+                p = one(p)
+            while p < end:
+                q = other + p - start
+                i = bisect_left(known, q)
+                if i <= last and known[i] == q:
+                    j = bisect_right(known, other + end - start) - 1
+                    if j > i:
+                        shift = p - q
+                        # an entry edited in place keeps its length: usually no shift
+                        starts.extend(known[i:j] if not shift else map(shift.__add__, known[i:j]))
+                        p = known[j] + shift
+                        continue
+                p = one(p)
+        while p < n:
+            p = one(p)
+        starts.append(n)
+        return starts
+
+    def _remember(self, key, starts: array) -> None:
+        self._starts[key] = starts
+        self._held += len(starts)
+        while self._held > self._budget:
+            _, old = self._starts.popitem(last=False)
+            self._held -= len(old)
+
+
+def _compose_runs(ab: list, bc: list) -> list:
+    """Runs a -> c from runs a -> b and b -> c, each sorted by start.
+
+    A run is (start, end, other start): x[start:end] == y[other start:...].
+    """
+    starts = [r[0] for r in bc]
+    n = len(bc)
+    out = []
+    for a_s, a_e, b_s in ab:
+        b_e = b_s + a_e - a_s
+        i = max(bisect_right(starts, b_s) - 1, 0)
+        while i < n and bc[i][0] < b_e:
+            s, e, c = bc[i]
+            lo = s if s > b_s else b_s
+            hi = e if e < b_e else b_e
+            if lo < hi:
+                start, end, other = a_s + lo - b_s, a_s + hi - b_s, c + lo - s
+                if out and out[-1][1] == start and out[-1][2] + start - out[-1][0] == other:
+                    start, other = out.pop()[::2]  # continues the previous run
+                out.append((start, end, other))
+            i += 1
+    return out
+
+
 class ReachabilityWalker:
     """Objects reachable from ``include`` tips but not from ``exclude`` tips.
 
@@ -121,13 +307,36 @@ class ReachabilityWalker:
 
     def __init__(self, get_raw: GetRaw, hash_algo: HashAlgorithm = SHA1,
                  has: Optional[Callable[[bytes], bool]] = None,
-                 include_tree_edges: bool = True):
+                 include_tree_edges: bool = True, packs: Optional[Iterable] = None):
+        """``packs``: read these first (see PackedObjectReader), which tells the
+        tree scanner which base each tree was built from."""
         self.get_raw = get_raw
         self.hash_algo = hash_algo
         self.has = has
         self.include_tree_edges = include_tree_edges
+        self._reader = None
+        if packs:
+            from .pack import PackedObjectReader
+            self._reader = PackedObjectReader(packs)
 
-    def _raw(self, sha: bytes) -> tuple[int, bytes]:
+    def _read(self, binsha: bytes, sha: bytes):
+        """(type, body, key, base key, delta) of a tree (binary and hex id)."""
+        reader = self._reader
+        if reader is not None:
+            got = reader.read(binsha, True)
+            if got is not None:
+                return got
+        type_num, body = self._raw(sha, False)
+        return type_num, body, None, None, None
+
+    def _raw(self, sha: bytes, packed: bool = True) -> tuple[int, bytes]:
+        if packed and self._reader is not None and len(sha) == self.hash_algo.hex_size:
+            try:
+                got = self._reader.get_raw(binascii.unhexlify(sha))
+            except binascii.Error:
+                got = None
+            if got is not None:
+                return got
         try:
             return self.get_raw(sha)
         except KeyError:
@@ -233,8 +442,9 @@ class ReachabilityWalker:
                 elif p not in seen_commits:
                     stack.append(p)
 
+        scanner = TreeScanner(seen, digest)
         for tree in edge_trees:
-            self._mark_tree_seen(tree, seen, digest)
+            self._mark_tree_seen(tree, scanner)
 
         for sha, _ in commits_out:
             yield sha, COMMIT, None
@@ -244,50 +454,49 @@ class ReachabilityWalker:
             seen.add(unhex(sha))
             yield sha, type_num, b"" if type_num != COMMIT else None
             if type_num == TREE:
-                yield from self._walk_tree(sha, b"", seen, digest)
+                yield from self._walk_tree(sha, b"", scanner)
         for _, tree in commits_out:
             if unhex(tree) not in seen:
                 seen.add(unhex(tree))
                 yield tree, TREE, b""
-                yield from self._walk_tree(tree, b"", seen, digest)
+                yield from self._walk_tree(tree, b"", scanner)
 
-    def _mark_tree_seen(self, tree: bytes, seen: set, digest: int) -> None:
+    def _mark_tree_seen(self, tree: bytes, scanner: TreeScanner) -> None:
         """Add a tree (hex id) and everything below it to ``seen`` (binary ids)."""
         hexlify = binascii.hexlify
+        seen = scanner.seen
         if binascii.unhexlify(tree) in seen:
             return
         seen.add(binascii.unhexlify(tree))
         stack = [tree]
         while stack:
+            sha = stack.pop()
             try:
-                type_num, body = self._raw(stack.pop())
+                _, body, key, base_key, delta = self._read(binascii.unhexlify(sha), sha)
             except MissingObjectError:
                 continue
-            for mode, _, sha in parse_tree_entries(body, digest):
-                if sha in seen or mode in _GITLINK_MODES:
-                    continue
-                seen.add(sha)
+            for mode, _, child in scanner.scan(body, key, base_key, delta):
                 if mode in _DIR_MODES:
-                    stack.append(hexlify(sha))
+                    stack.append(hexlify(child))
 
-    def _walk_tree(self, tree: bytes, path: bytes, seen: set, digest: int):
+    def _walk_tree(self, tree: bytes, path: bytes, scanner: TreeScanner):
+        """Yield (hex id, type, path) below a tree (hex id), depth first."""
         hexlify = binascii.hexlify
-        stack = [(tree, path)]
+        read = self._read
+        scan = scanner.scan
+        stack = [(binascii.unhexlify(tree), tree, path)]
         while stack:
-            sha, base = stack.pop()
-            type_num, body = self._raw(sha)
+            binsha, sha, base = stack.pop()
+            type_num, body, key, base_key, delta = read(binsha, sha)
             if type_num != TREE:
                 raise ObjectFormatError(f"{sha!r} is not a tree")
             subtrees = []
             prefix = base + b"/" if base else b""
-            for mode, name, child in parse_tree_entries(body, digest):
-                if child in seen or mode in _GITLINK_MODES:
-                    continue
-                seen.add(child)
-                child = hexlify(child)
+            for mode, name, child in scan(body, key, base_key, delta):
+                hexchild = hexlify(child)
                 if mode in _DIR_MODES:
-                    yield child, TREE, prefix + name
-                    subtrees.append((child, prefix + name))
+                    yield hexchild, TREE, prefix + name
+                    subtrees.append((child, hexchild, prefix + name))
                 else:
-                    yield child, BLOB, prefix + name
+                    yield hexchild, BLOB, prefix + name
             stack.extend(reversed(subtrees))

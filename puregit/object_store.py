@@ -92,8 +92,13 @@ class BaseObjectStore:
     def iter_reachable(self, include: Iterable[bytes], exclude: Iterable[bytes] = (),
                        shallow: Iterable[bytes] = ()) -> Iterator[tuple[bytes, int, Optional[bytes]]]:
         """Yield (id, type number, path) of objects reachable from ``include`` and not ``exclude``."""
-        walker = ReachabilityWalker(self.get_raw, self.hash_algo, has=self.contains)
+        walker = ReachabilityWalker(self.get_raw, self.hash_algo, has=self.contains,
+                                    packs=self._walk_packs())
         return walker.walk([_hexid(s) for s in include], [_hexid(s) for s in exclude], shallow)
+
+    def _walk_packs(self):
+        """Packs a walk may read directly (faster tree scans); None for other stores."""
+        return None
 
     def find_missing_objects(self, haves: Iterable[bytes], wants: Iterable[bytes],
                              shallow: Iterable[bytes] = ()) -> Iterator[tuple[bytes, Optional[bytes]]]:
@@ -299,6 +304,9 @@ class DiskObjectStore(BaseObjectStore):
         pack = Pack(basename, hash_algo=self.hash_algo)
         pack.mtime = os.path.getmtime(basename + ".pack")
         return pack
+
+    def _walk_packs(self):
+        return self.packs
 
     def contains_packed(self, sha: bytes) -> bool:
         return any(sha in p for p in self.packs)

@@ -161,11 +161,15 @@ class _BaseCache:
         self._lock = threading.Lock()
 
     def get(self, offset: int):
-        with self._lock:
-            hit = self._d.get(offset)
-            if hit is not None:
+        # No lock: each OrderedDict call is atomic, and losing a race with an
+        # eviction only means the entry is gone (put holds the lock).
+        hit = self._d.get(offset)
+        if hit is not None:
+            try:
                 self._d.move_to_end(offset)
-            return hit
+            except KeyError:
+                pass
+        return hit
 
     def put(self, offset: int, type_num: int, data: bytes) -> None:
         n = len(data)
@@ -334,6 +338,32 @@ class PackData:
         The chain is walked iteratively; ``ref_offset`` maps a REF_DELTA base id
         to an offset in this pack, ``resolve_ext_ref`` fetches bases outside it.
         """
+        return self._resolve(offset, ref_offset, resolve_ext_ref, False)[:2]
+
+    def resolve_with_delta(self, offset: int,
+                           ref_offset: Optional[Callable[[bytes], Optional[int]]] = None,
+                           resolve_ext_ref: Optional[ResolveExtRef] = None,
+                           keep: bool = False
+                           ) -> tuple[int, bytes, Optional[int], Optional[bytes]]:
+        """Like ``resolve_object_at``, plus (base offset, delta) of the entry's own delta.
+
+        Both are None for a full object; the offset is None for a base outside
+        the pack.  A tree walk uses them to reuse what it learnt from the base.
+        ``keep`` also puts the result in the base cache: in a walk over a
+        history, the trees just read are the likeliest bases of the next ones.
+        """
+        type_num, data, base, delta = self._resolve(offset, ref_offset, resolve_ext_ref, keep)
+        if delta is None:  # a full object, or found in the cache
+            kind, size, base, pos = self.entry_header_at(offset)
+            if kind < 5:
+                return type_num, data, None, None
+            if kind == REF_DELTA:
+                base = ref_offset(base) if ref_offset is not None else None
+            delta = self._inflate(pos, size)
+        return type_num, data, base, delta
+
+    def _resolve(self, offset: int, ref_offset, resolve_ext_ref, keep: bool):
+        """(type, body, base offset, delta) with the last delta applied, if any."""
         cache = self._cache
         chain: list[tuple[int, int, int]] = []
         seen: set[int] = set()
@@ -341,7 +371,8 @@ class PackData:
         hs = self.hash_algo.digest_size
         mm = self._mmap
         end = self.data_end
-        base_off: Optional[int] = None  # offset of the bottom base, if worth caching
+        below: Optional[int] = cur  # offset of the object the next delta applies to
+        fresh = False  # whether that object was just inflated (so worth caching)
         while True:
             hit = cache.get(cur)
             if hit is not None:
@@ -353,7 +384,7 @@ class PackData:
             type_num, size, base, pos = parse_entry_header(mm, cur, hs)
             if type_num < 5:
                 data = self._inflate(pos, size)
-                base_off = cur
+                fresh = True
                 break
             chain.append((cur, pos, size))
             if type_num == OFS_DELTA:
@@ -365,16 +396,25 @@ class PackData:
                     if ext is None:
                         raise MissingDeltaBaseError(base.hex().encode("ascii"))
                     type_num, data = ext
+                    below = None
                     break
             if nxt in seen:
                 raise DeltaChainLoopError(f"delta chain at offset {offset} loops back to {nxt}")
             cur = nxt
+        if below is not None:
+            below = cur
+        delta = top_base = None
         for i in range(len(chain) - 1, -1, -1):
-            if base_off is not None:
-                cache.put(base_off, type_num, data)
-            base_off, pos, size = chain[i]
-            data = apply_delta(data, self._inflate(pos, size), self.max_object_size)
-        return type_num, data
+            if fresh:
+                cache.put(below, type_num, data)
+            fresh = True
+            top_base = below
+            below, pos, size = chain[i]
+            delta = self._inflate(pos, size)
+            data = apply_delta(data, delta, self.max_object_size)
+        if keep and (fresh or chain):
+            cache.put(below, type_num, data)
+        return type_num, data, top_base, delta
 
     def iterobjects(self, compute_crc32: bool = True) -> Iterator[tuple[int, int, object, Optional[int]]]:
         """Yield (offset, type number, body or (base, delta), crc32) in pack order.
@@ -671,6 +711,58 @@ class Pack:
         self.close()
 
 
+class PackedObjectReader:
+    """Reads many objects from a list of packs during one walk.
+
+    ``read(binsha)`` returns (type, body, key, base key, delta), or None when no
+    pack has the object.  ``key`` names where the object sits (pack, offset)
+    and ``base key``/``delta`` are the base and delta its own entry stores
+    (None for full objects), so a tree walk can reuse the work it did on
+    that base.  After many lookups in one pack its id table is
+    loaded into a dict: a full walk looks up nearly every object, and there a
+    binary search in Python costs more than building the dict once.
+    """
+
+    def __init__(self, packs) -> None:
+        self._packs = list(packs)
+        self._stride = max(1, len(self._packs))
+        self._finds = [p.index.find_offset for p in self._packs]
+        self._budget = [len(p.index) >> 3 for p in self._packs]
+
+    def _find(self, i: int, binsha: bytes) -> Optional[int]:
+        budget = self._budget[i]
+        if budget >= 0:
+            if budget:
+                self._budget[i] = budget - 1
+            else:
+                self._budget[i] = -1
+                ids = {sha: off for sha, off, _ in self._packs[i].index.iterentries()}
+                self._finds[i] = ids.get
+        return self._finds[i](binsha)
+
+    def get_raw(self, binsha: bytes) -> Optional[tuple[int, bytes]]:
+        """(type number, body), or None if no pack has the object."""
+        for i, pack in enumerate(self._packs):
+            off = self._find(i, binsha)
+            if off is not None:
+                return pack.data.resolve_object_at(off, self._finds[i], pack.resolve_ext_ref)
+        return None
+
+    def read(self, binsha: bytes, keep: bool = False):
+        """(type number, body, key, base key or None, delta or None) or None if absent.
+
+        ``keep``: cache the object as a likely delta base (see resolve_with_delta).
+        """
+        for i, pack in enumerate(self._packs):
+            off = self._find(i, binsha)
+            if off is not None:
+                type_num, body, base, delta = pack.data.resolve_with_delta(
+                    off, self._finds[i], pack.resolve_ext_ref, keep)
+                n = self._stride
+                return type_num, body, off * n + i, (None if base is None else base * n + i), delta
+        return None
+
+
 def __getattr__(name: str):
     """Writer functions live in their own modules; import them on first use."""
     if name == "create_delta":
@@ -682,6 +774,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["PackData", "Pack", "PackIndex", "StoredEntry", "apply_delta", "delta_header_sizes",
+__all__ = ["PackData", "Pack", "PackedObjectReader", "PackIndex", "StoredEntry", "apply_delta", "delta_header_sizes",
            "load_pack_index", "read_pack_header", "parse_entry_header", "encode_entry_header",
            "encode_ofs_distance", "OFS_DELTA", "REF_DELTA", "DELTA_TYPES"]
