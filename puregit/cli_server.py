@@ -1,0 +1,113 @@
+"""Server subcommands: ``puregit daemon``, ``upload-pack``, ``receive-pack``, ``upload-archive``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from .cli import command
+
+
+def _setup_upload_pack(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stateless-rpc", action="store_true")
+    p.add_argument("--advertise-refs", "--http-backend-info-refs", action="store_true",
+                   dest="advertise_refs")
+    p.add_argument("--strict", action="store_true",
+                   help="do not try DIR.git or DIR/.git, only DIR itself")
+    p.add_argument("--timeout", type=int, default=0, help="(accepted for git compatibility)")
+    p.add_argument("directory")
+
+
+@command("upload-pack", _setup_upload_pack)
+def cmd_upload_pack(args: argparse.Namespace) -> int:
+    from .server import serve_command
+    from .upload_pack import UploadPackHandler
+    return serve_command(UploadPackHandler, ["upload-pack", args.directory],
+                         _local_backend(args), stateless_rpc=args.stateless_rpc,
+                         advertise_refs=args.advertise_refs)
+
+
+def _local_backend(args):
+    from .server import DirectoryBackend
+    return DirectoryBackend(strict=getattr(args, "strict", False))
+
+
+def _setup_receive_pack(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stateless-rpc", action="store_true")
+    p.add_argument("--advertise-refs", "--http-backend-info-refs", action="store_true",
+                   dest="advertise_refs")
+    p.add_argument("directory")
+
+
+@command("receive-pack", _setup_receive_pack)
+def cmd_receive_pack(args: argparse.Namespace) -> int:
+    from .server import ReceivePackHandler, serve_command
+    return serve_command(ReceivePackHandler, ["receive-pack", args.directory],
+                         _local_backend(args), stateless_rpc=args.stateless_rpc,
+                         advertise_refs=args.advertise_refs)
+
+
+def _setup_upload_archive(p: argparse.ArgumentParser) -> None:
+    p.add_argument("directory")
+
+
+@command("upload-archive", _setup_upload_archive)
+def cmd_upload_archive(args: argparse.Namespace) -> int:
+    from .server import UploadArchiveHandler, serve_command
+    return serve_command(UploadArchiveHandler, ["upload-archive", args.directory],
+                         _local_backend(args))
+
+
+def _setup_daemon(p: argparse.ArgumentParser) -> None:
+    p.description = ("Serve the repositories under --base-path over git:// (like git daemon). "
+                     "Listens on 127.0.0.1 unless --listen says otherwise (git daemon "
+                     "listens on all interfaces; pass --listen 0.0.0.0 for that).")
+    p.add_argument("--base-path", default=".", help="folder holding the repositories")
+    p.add_argument("--listen", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    p.add_argument("--port", type=int, default=9418)
+    p.add_argument("--enable", action="append", default=[],
+                   choices=["receive-pack", "upload-archive", "upload-pack"],
+                   help="enable a service (receive-pack and upload-archive are off by default)")
+    p.add_argument("--disable", action="append", default=[],
+                   choices=["receive-pack", "upload-archive", "upload-pack"])
+    p.add_argument("--export-all", action="store_true",
+                   help="serve repositories without a git-daemon-export-ok file")
+    p.add_argument("--max-connections", type=int, default=32, help="0 = unlimited")
+    p.add_argument("--timeout", type=float, default=600.0, help="idle seconds per connection")
+    p.add_argument("--init-timeout", type=float, default=30.0,
+                   help="seconds a client has to send its request")
+    p.add_argument("--verbose", action="store_true", help="log every request")
+    p.add_argument("--port-file", help="write the port actually bound here (useful with --port 0)")
+
+
+@command("daemon", _setup_daemon)
+def cmd_daemon(args: argparse.Namespace) -> int:
+    from .backend import FileSystemBackend
+    from .server import TCPGitServer
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s [%(process)d] %(message)s", stream=sys.stderr)
+    enabled = {"upload-pack"} | set(args.enable)
+    enabled -= set(args.disable)
+    backend = FileSystemBackend(args.base_path, export_all=args.export_all)
+    server = TCPGitServer(backend, args.listen, args.port,
+                          enable_receive_pack="receive-pack" in enabled,
+                          enable_upload_archive="upload-archive" in enabled,
+                          max_connections=args.max_connections, init_timeout=args.init_timeout,
+                          timeout=args.timeout)
+    if "upload-pack" not in enabled:
+        server.enabled_services.discard(b"git-upload-pack")
+    host, port = server.server_address[:2]
+    if args.port_file:
+        with open(args.port_file + ".tmp", "w") as f:
+            f.write(f"{port}\n")
+        os.replace(args.port_file + ".tmp", args.port_file)
+    logging.getLogger("puregit.server").info("Ready to rumble on %s:%s", host, port)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
