@@ -33,6 +33,7 @@ from typing import Callable, Iterable, Iterator, Optional, Union
 from .delta_create import DeltaIndex
 from .errors import PackError
 from .hashes import SHA1, HashAlgorithm
+from .pack import encode_entry_header as _encode_entry_header, encode_ofs_distance
 
 __all__ = [
     "OFS_DELTA", "REF_DELTA", "DEFAULT_WINDOW", "DEFAULT_DEPTH",
@@ -56,34 +57,19 @@ _WRITE_RANK = {COMMIT: 0, TAG: 1, TREE: 2, BLOB: 3}
 # --- entry encoding ---------------------------------------------------------
 
 def encode_entry_header(type_num: int, size: int) -> bytes:
-    """The ``n``-byte type and length header: 3 bits of type, 4 + 7k bits of size."""
+    """The ``n``-byte type and length header, refusing types and sizes git would."""
     if not 1 <= type_num <= 7 or type_num == 5:
         raise PackError(f"bad pack entry type {type_num}")
     if size < 0:
         raise PackError(f"negative pack entry size {size}")
-    byte = (type_num << 4) | (size & 0x0F)
-    size >>= 4
-    out = bytearray()
-    while size:
-        out.append(byte | 0x80)
-        byte = size & 0x7F
-        size >>= 7
-    out.append(byte)
-    return bytes(out)
+    return _encode_entry_header(type_num, size)
 
 
 def encode_ofs_delta_offset(distance: int) -> bytes:
-    """The OFS_DELTA base distance: big-endian base-128 with an off-by-one per extra byte."""
+    """The OFS_DELTA base distance; the base must precede the delta."""
     if distance <= 0:
         raise PackError(f"OFS_DELTA base must precede the delta (distance {distance})")
-    out = [distance & 0x7F]
-    distance >>= 7
-    while distance:
-        distance -= 1
-        out.append(0x80 | (distance & 0x7F))
-        distance >>= 7
-    out.reverse()
-    return bytes(out)
+    return encode_ofs_distance(distance)
 
 
 def pack_object_header(type_num: int, delta_base: Union[None, int, bytes], size: int) -> bytes:
