@@ -295,6 +295,186 @@ def _compose_runs(ab: list, bc: list) -> list:
     return out
 
 
+class TreeWalker:
+    """The tree half of every object walk: what lies below trees, each object once.
+
+    Shared by :class:`ReachabilityWalker` and ``upload_walk.ObjectWalk``.
+    ``seen`` holds the binary ids already handled (sent, or known to the
+    other side); :meth:`mark` adds a tree and everything below it (the
+    "edges" of an incremental walk), :meth:`walk` yields what is new below a
+    tree.  Trees are read through ``reader`` (a ``pack.PackedObjectReader``)
+    when it has them, so the :class:`TreeScanner` can skip the entries a
+    deltified tree shares with its base; otherwise through ``get_raw(hex
+    id) -> (type, body)``.  Malformed trees raise ObjectFormatError.
+
+    ``walk`` takes an optional filter (duck-typed, see
+    ``upload_walk.ObjectFilter``) deciding what is sent and how deep:
+
+    * ``type_ok(TREE)``: are trees sent (they are walked either way);
+    * ``blob_ok(size_fn, depth)``: is a blob at ``depth`` sent (``size_fn()``
+      gives its size);
+    * ``tree_ok(depth)``: are trees at ``depth`` sent and entered;
+    * ``tree_depth``: None unless ``tree_ok``/``blob_ok`` depend on depth.
+      Then an object omitted deep down may still be sent when met higher up,
+      and a tree met again nearer the top is walked again (as cgit's
+      ``tree:<depth>``), so that walk parses every entry instead of scanning.
+    """
+
+    def __init__(self, get_raw: GetRaw, digest_size: int = 20, reader=None,
+                 seen: Optional[set] = None) -> None:
+        self.get_raw = get_raw
+        self.digest_size = digest_size
+        self.reader = reader
+        self.seen: set = set() if seen is None else seen
+        self.scanner = TreeScanner(self.seen, digest_size)
+
+    def read_tree(self, binsha: bytes, sha: Optional[bytes] = None, delta: bool = True):
+        """(body, key, base key, delta) of a tree; MissingObjectError if absent.
+
+        ``delta=False``: just the body (the rest None), a little cheaper.
+        """
+        reader = self.reader
+        got = None
+        if reader is not None:
+            if delta:
+                got = reader.read(binsha, True)
+            else:
+                got = reader.get_raw(binsha)
+                if got is not None:
+                    got = got[0], got[1], None, None, None
+        if got is None:
+            if sha is None:
+                sha = binascii.hexlify(binsha)
+            try:
+                type_num, body = self.get_raw(sha)
+            except KeyError:
+                raise MissingObjectError(sha) from None
+            got = type_num, body, None, None, None
+        if got[0] != TREE:
+            raise ObjectFormatError(f"{sha or binascii.hexlify(binsha)!r} is not a tree")
+        return got[1:]
+
+    def mark(self, tree: bytes) -> None:
+        """Add a tree (binary id) and everything below it to ``seen``.
+
+        Trees missing locally are skipped (a shallow or partial other side).
+        """
+        seen = self.seen
+        if tree in seen:
+            return
+        seen.add(tree)
+        scan = self.scanner.scan
+        read = self.read_tree
+        stack = [tree]
+        while stack:
+            try:
+                body, key, base_key, delta = read(stack.pop())
+            except MissingObjectError:
+                continue
+            for mode, _, child in scan(body, key, base_key, delta):
+                if mode in _DIR_MODES:
+                    stack.append(child)
+
+    def walk(self, tree: bytes, path: bytes = b"", flt=None,
+             blob_size: Optional[Callable[[bytes], int]] = None,
+             depth_of: Optional[dict] = None) -> Iterator[tuple[bytes, int, bytes]]:
+        """(hex id, type, path) of the unseen objects below ``tree`` (binary id).
+
+        Depth first, each tree's new entries in tree order.  ``tree`` itself
+        is the caller's (sent or not) and sits at depth 0.  With a filter,
+        ``blob_size(hex id)`` gives blob sizes and ``depth_of`` (tree ->
+        depth it was walked at) is kept for depth-limited filters.
+        """
+        if flt is None:
+            return self._walk_all(tree, path)
+        if flt.tree_depth is not None:
+            return self._walk_depth(tree, path, flt, blob_size, depth_of if depth_of is not None else {})
+        return self._walk_filtered(tree, path, flt, blob_size)
+
+    def _walk_all(self, tree: bytes, path: bytes):
+        """The unfiltered walk: the hot loop of clones and pack writing."""
+        hexlify = binascii.hexlify
+        read = self.read_tree
+        scan = self.scanner.scan
+        dirs = _DIR_MODES
+        stack = [(tree, None, path)]
+        while stack:
+            binsha, sha, base = stack.pop()
+            body, key, base_key, delta = read(binsha, sha)
+            subtrees = []
+            prefix = base + b"/" if base else b""
+            for mode, name, child in scan(body, key, base_key, delta):
+                hexchild = hexlify(child)
+                if mode in dirs:
+                    yield hexchild, TREE, prefix + name
+                    subtrees.append((child, hexchild, prefix + name))
+                else:
+                    yield hexchild, BLOB, prefix + name
+            if subtrees:
+                stack.extend(reversed(subtrees))
+
+    def _walk_filtered(self, tree: bytes, path: bytes, flt, blob_size):
+        """A filter that does not depend on depth: omitted objects are omitted for good."""
+        hexlify = binascii.hexlify
+        read = self.read_tree
+        scan = self.scanner.scan
+        dirs = _DIR_MODES
+        send_trees = flt.type_ok(TREE)
+        blob_ok = flt.blob_ok
+        stack = [(tree, None, path, 1)]
+        while stack:
+            binsha, sha, base, depth = stack.pop()
+            body, key, base_key, delta = read(binsha, sha)
+            subtrees = []
+            prefix = base + b"/" if base else b""
+            for mode, name, child in scan(body, key, base_key, delta):
+                hexchild = hexlify(child)
+                if mode in dirs:
+                    if send_trees:
+                        yield hexchild, TREE, prefix + name
+                    subtrees.append((child, hexchild, prefix + name, depth + 1))
+                elif blob_ok(lambda: blob_size(hexchild), depth):
+                    yield hexchild, BLOB, prefix + name
+            if subtrees:
+                stack.extend(reversed(subtrees))
+
+    def _walk_depth(self, tree: bytes, path: bytes, flt, blob_size, depth_of: dict):
+        """A depth-limited filter: every entry parsed, trees revisited nearer the top."""
+        hexlify = binascii.hexlify
+        seen = self.seen
+        digest = self.digest_size
+        send_trees = flt.type_ok(TREE)
+        blob_ok = flt.blob_ok
+        dirs = _DIR_MODES
+        gitlinks = _GITLINK_MODES
+        stack = [(tree, path, 1)]
+        while stack:
+            sha, base, depth = stack.pop()
+            subtrees = []
+            prefix = base + b"/" if base else b""
+            trees_ok = flt.tree_ok(depth)
+            for mode, name, child in parse_tree_entries(self.read_tree(sha, None, False)[0], digest):
+                if mode in dirs:
+                    if child in seen:
+                        # a tree first met deeper down is walked again from here
+                        if depth >= depth_of.get(child, -1):
+                            continue
+                    if not trees_ok:
+                        continue
+                    first = child not in seen
+                    seen.add(child)
+                    depth_of[child] = depth
+                    if first and send_trees:
+                        yield hexlify(child), TREE, prefix + name
+                    subtrees.append((child, prefix + name, depth + 1))
+                elif child in seen or mode in gitlinks:
+                    continue
+                elif blob_ok(lambda: blob_size(hexlify(child)), depth):
+                    seen.add(child)
+                    yield hexlify(child), BLOB, prefix + name
+            stack.extend(reversed(subtrees))
+
+
 class ReachabilityWalker:
     """Objects reachable from ``include`` tips but not from ``exclude`` tips.
 
@@ -318,16 +498,6 @@ class ReachabilityWalker:
         if packs:
             from .pack import PackedObjectReader
             self._reader = PackedObjectReader(packs)
-
-    def _read(self, binsha: bytes, sha: bytes):
-        """(type, body, key, base key, delta) of a tree (binary and hex id)."""
-        reader = self._reader
-        if reader is not None:
-            got = reader.read(binsha, True)
-            if got is not None:
-                return got
-        type_num, body = self._raw(sha, False)
-        return type_num, body, None, None, None
 
     def _raw(self, sha: bytes, packed: bool = True) -> tuple[int, bytes]:
         if packed and self._reader is not None and len(sha) == self.hash_algo.hex_size:
@@ -442,9 +612,9 @@ class ReachabilityWalker:
                 elif p not in seen_commits:
                     stack.append(p)
 
-        scanner = TreeScanner(seen, digest)
+        trees = TreeWalker(self.get_raw, digest, self._reader, seen)
         for tree in edge_trees:
-            self._mark_tree_seen(tree, scanner)
+            trees.mark(unhex(tree))
 
         for sha, _ in commits_out:
             yield sha, COMMIT, None
@@ -454,49 +624,9 @@ class ReachabilityWalker:
             seen.add(unhex(sha))
             yield sha, type_num, b"" if type_num != COMMIT else None
             if type_num == TREE:
-                yield from self._walk_tree(sha, b"", scanner)
+                yield from trees.walk(unhex(sha))
         for _, tree in commits_out:
             if unhex(tree) not in seen:
                 seen.add(unhex(tree))
                 yield tree, TREE, b""
-                yield from self._walk_tree(tree, b"", scanner)
-
-    def _mark_tree_seen(self, tree: bytes, scanner: TreeScanner) -> None:
-        """Add a tree (hex id) and everything below it to ``seen`` (binary ids)."""
-        hexlify = binascii.hexlify
-        seen = scanner.seen
-        if binascii.unhexlify(tree) in seen:
-            return
-        seen.add(binascii.unhexlify(tree))
-        stack = [tree]
-        while stack:
-            sha = stack.pop()
-            try:
-                _, body, key, base_key, delta = self._read(binascii.unhexlify(sha), sha)
-            except MissingObjectError:
-                continue
-            for mode, _, child in scanner.scan(body, key, base_key, delta):
-                if mode in _DIR_MODES:
-                    stack.append(hexlify(child))
-
-    def _walk_tree(self, tree: bytes, path: bytes, scanner: TreeScanner):
-        """Yield (hex id, type, path) below a tree (hex id), depth first."""
-        hexlify = binascii.hexlify
-        read = self._read
-        scan = scanner.scan
-        stack = [(binascii.unhexlify(tree), tree, path)]
-        while stack:
-            binsha, sha, base = stack.pop()
-            type_num, body, key, base_key, delta = read(binsha, sha)
-            if type_num != TREE:
-                raise ObjectFormatError(f"{sha!r} is not a tree")
-            subtrees = []
-            prefix = base + b"/" if base else b""
-            for mode, name, child in scan(body, key, base_key, delta):
-                hexchild = hexlify(child)
-                if mode in _DIR_MODES:
-                    yield hexchild, TREE, prefix + name
-                    subtrees.append((child, hexchild, prefix + name))
-                else:
-                    yield hexchild, BLOB, prefix + name
-            stack.extend(reversed(subtrees))
+                yield from trees.walk(unhex(tree))

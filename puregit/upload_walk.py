@@ -13,18 +13,21 @@ I/O besides reading objects.  The walk follows ``git rev-list --objects``:
 * shallow commits are sent without their parents;
 * a partial-clone filter (:class:`ObjectFilter`) decides which trees and
   blobs are sent and how deep trees are walked.
+
+Trees and blobs are walked by ``graph.TreeWalker`` (shared with
+``graph.ReachabilityWalker``); this module picks the commits and the edges.
 """
 
 from __future__ import annotations
 
 import heapq
-import re
 from binascii import hexlify, unhexlify
 from typing import Callable, Iterable, Iterator, Optional
 from urllib.parse import unquote_to_bytes
 
 from .errors import MissingObjectError, ObjectFormatError, ServerError
-from .graph import COMMIT, TREE, BLOB, TAG, commit_time, commit_tree_and_parents, tag_target
+from .graph import (COMMIT, TREE, BLOB, TAG, TreeWalker, commit_time, commit_tree_and_parents,
+                    parse_tree_entries, tag_target, _DIR_MODES, _GITLINK_MODES)
 
 __all__ = ["CommitGraph", "ObjectFilter", "FilterError", "ObjectWalk", "INFINITE_DEPTH"]
 
@@ -43,14 +46,28 @@ class CommitGraph:
     def __init__(self, get_raw: Callable[[bytes], tuple]) -> None:
         self.get_raw = get_raw
         self._info: dict[bytes, tuple[bytes, list, int]] = {}
+        #: a ``pack.PackedObjectReader`` over the store's packs, set by the first
+        #: ObjectWalk that has one: a clone reads every commit, faster through it
+        self.reader = None
+
+    def _read(self, sha: bytes) -> tuple[int, bytes]:
+        reader = self.reader
+        if reader is not None:
+            try:
+                got = reader.get_raw(unhexlify(sha))
+            except (ValueError, TypeError):   # not a hex id: let get_raw judge it
+                got = None
+            if got is not None:
+                return got
+        try:
+            return self.get_raw(sha)
+        except KeyError:
+            raise MissingObjectError(sha) from None
 
     def info(self, sha: bytes) -> tuple[bytes, list, int]:
         got = self._info.get(sha)
         if got is None:
-            try:
-                type_num, body = self.get_raw(sha)
-            except KeyError:
-                raise MissingObjectError(sha) from None
+            type_num, body = self._read(sha)
             if type_num != COMMIT:
                 raise ObjectFormatError(f"{sha!r} is not a commit")
             tree, parents = commit_tree_and_parents(body)
@@ -67,10 +84,7 @@ class CommitGraph:
     def peel(self, sha: bytes) -> tuple[bytes, int]:
         """Follow tags: (id, type) of the first non-tag object."""
         for _ in range(64):
-            try:
-                type_num, body = self.get_raw(sha)
-            except KeyError:
-                raise MissingObjectError(sha) from None
+            type_num, body = self._read(sha)
             if type_num != TAG:
                 if type_num == COMMIT and sha not in self._info:
                     tree, parents = commit_tree_and_parents(body)
@@ -114,8 +128,10 @@ class ObjectFilter:
     """A parsed ``--filter`` spec: ``blob:none``, ``blob:limit=N[kmg]``,
     ``tree:DEPTH``, ``object:type=T`` or ``combine:A+B`` (parts %-encoded).
 
-    ``keep(type, size_fn, depth)`` says whether an object is sent;
-    ``descend(depth)`` whether the walk enters trees at ``depth``.
+    ``type_ok(type)``, ``blob_ok(size_fn, depth)`` and ``tree_ok(depth)`` say
+    whether an object is sent and whether trees at ``depth`` are entered;
+    ``tree_depth`` is None unless those depend on depth.  That is the filter
+    protocol of ``graph.TreeWalker.walk``.
     """
 
     def __init__(self, spec: bytes, max_tree_depth: Optional[int] = None) -> None:
@@ -205,17 +221,6 @@ def _parse_size(text: bytes) -> Optional[int]:
 
 # --- the walk ----------------------------------------------------------------
 
-_TREE_RES: dict = {}
-_DIR_MODES = frozenset((b"40000", b"040000"))
-
-
-def _tree_entry_re(digest: int):
-    pat = _TREE_RES.get(digest)
-    if pat is None:
-        pat = _TREE_RES[digest] = re.compile(rb"([0-7]+) ([^\0]+)\0(.{%d})" % digest, re.S)
-    return pat
-
-
 class ObjectWalk:
     """Objects reachable from ``wants`` minus those reachable from ``haves``.
 
@@ -237,7 +242,6 @@ class ObjectWalk:
         self.filter = object_filter
         self.blob_size = blob_size or (lambda sha: len(store.get_raw(sha)[1]))
         self.digest = store.hash_algo.digest_size
-        self._tree_re = _tree_entry_re(self.digest)
         self.sent_commits: list = []
         self.edge_objects: set = set()
         self.count = 0
@@ -350,105 +354,24 @@ class ObjectWalk:
         except KeyError:
             raise MissingObjectError(sha) from None
 
-    def _entries(self, sha_bin: bytes) -> list:
-        """(mode text, name, binary id) of a tree; the repository's own trees are trusted."""
-        hexid = hexlify(sha_bin)
-        try:
-            type_num, body = self.store.get_raw(hexid)
-        except KeyError:
-            raise MissingObjectError(hexid) from None
-        if type_num != TREE:
-            raise ObjectFormatError(f"{hexid!r} is not a tree")
-        return self._tree_re.findall(body)
-
-    def _mark_tree(self, tree: bytes, seen: set) -> None:
-        """Mark a tree and everything under it as known to the client (binary ids)."""
-        if tree in seen:
-            return
-        seen.add(tree)
-        stack = [tree]
-        while stack:
-            try:
-                entries = self._entries(stack.pop())
-            except MissingObjectError:
-                continue
-            for mode, _, sha in entries:
-                if sha in seen or mode == b"160000":
-                    continue
-                seen.add(sha)
-                if mode in _DIR_MODES:
-                    stack.append(sha)
-
-    def _walk_tree(self, tree: bytes, seen: set, depth_of: Optional[dict]) -> Iterator:
-        """Objects under ``tree`` (binary id; the tree itself was emitted or filtered)."""
-        flt = self.filter
-        if flt is None:
-            yield from self._walk_tree_fast(tree, seen)
-            return
-        stack = [(tree, b"", 1)]
-        while stack:
-            sha, base, depth = stack.pop()
-            subtrees = []
-            for mode, name, child in self._entries(sha):
-                if mode == b"160000":
-                    continue
-                is_tree = mode in _DIR_MODES
-                if child in seen:
-                    # tree:<depth> must revisit a tree first met deeper down
-                    if not (depth_of is not None and is_tree and
-                            depth < depth_of.get(child, -1)):
-                        continue
-                path = base + b"/" + name if base else name
-                if is_tree:
-                    if not flt.tree_ok(depth):
-                        continue
-                    first = child not in seen
-                    seen.add(child)
-                    if depth_of is not None:
-                        depth_of[child] = depth
-                    if first and flt.type_ok(TREE):
-                        yield hexlify(child), TREE, path
-                    subtrees.append((child, path, depth + 1))
-                else:
-                    hexid = hexlify(child)
-                    if flt.blob_ok(lambda: self.blob_size(hexid), depth):
-                        seen.add(child)
-                        yield hexid, BLOB, path
-                    elif flt.tree_depth is None:
-                        seen.add(child)  # omitted for good, whatever the depth
-            stack.extend(reversed(subtrees))
-
-    def _walk_tree_fast(self, tree: bytes, seen: set) -> Iterator:
-        """The unfiltered walk: the hot loop of a clone, kept minimal.
-
-        (Comparing each tree's ids with ``seen`` as sets in C was measured
-        slower: building the per-tree sets costs more than this loop.)
-        """
-        stack = [(tree, b"")]
-        entries_of = self._entries
-        add = seen.add
-        dirs = _DIR_MODES
-        while stack:
-            sha, base = stack.pop()
-            subtrees = []
-            for mode, name, child in entries_of(sha):
-                if child in seen or mode == b"160000":
-                    continue
-                add(child)
-                path = base + b"/" + name if base else name
-                if mode in dirs:
-                    yield hexlify(child), TREE, path
-                    subtrees.append((child, path))
-                else:
-                    yield hexlify(child), BLOB, path
-            if subtrees:
-                stack.extend(reversed(subtrees))
+    def _tree_walker(self, seen: set) -> TreeWalker:
+        """The shared tree walk (graph.TreeWalker), reading packs directly when the store has them."""
+        reader = None
+        packs = getattr(self.store, "_walk_packs", None)
+        packs = packs() if packs is not None else None
+        if packs:
+            from .pack import PackedObjectReader
+            reader = PackedObjectReader(packs)
+        return TreeWalker(self.store.get_raw, self.digest, reader, seen)
 
     def __iter__(self) -> Iterator[tuple[bytes, int, Optional[bytes]]]:
         g = self.graph
         flt = self.filter
         seen: set = set()       # hex ids of tags and commits
         seen_bin: set = set()   # binary ids of trees and blobs
+        trees = self._tree_walker(seen_bin)
+        if g.reader is None and trees.reader is not None and g.get_raw == self.store.get_raw:
+            g.reader = trees.reader
         tips, roots = [], []
         for w in self.wants:
             sha = w
@@ -473,13 +396,13 @@ class ObjectWalk:
             if type_num == COMMIT:
                 have_commits.append(sha)
             elif type_num == TREE:
-                self._mark_tree(unhexlify(sha), seen_bin)
+                trees.mark(unhexlify(sha))
             else:
                 seen_bin.add(unhexlify(sha))
         commits, _, edges = self._walk_commits(tips, have_commits)
         for e in edges:
             try:
-                self._mark_tree(unhexlify(g.info(e)[0]), seen_bin)
+                trees.mark(unhexlify(g.info(e)[0]))
             except MissingObjectError:
                 pass
         self.edge_objects = {hexlify(b) for b in seen_bin}
@@ -495,7 +418,7 @@ class ObjectWalk:
             seen_bin.add(b)
             yield sha, type_num, b""
             if type_num == TREE and (flt is None or flt.tree_ok(1)):
-                yield from self._walk_tree(b, seen_bin, depth_of)
+                yield from trees.walk(b, b"", flt, self.blob_size, depth_of)
         if flt is not None and not flt.needs_trees():
             return
         for c in commits:
@@ -514,7 +437,7 @@ class ObjectWalk:
                     yield hexlify(tree), TREE, b""
             else:
                 yield hexlify(tree), TREE, b""
-            yield from self._walk_tree(tree, seen_bin, depth_of)
+            yield from trees.walk(tree, b"", flt, self.blob_size, depth_of)
 
 
 def shallow_boundary(graph: CommitGraph, wants: Iterable[bytes], depth: int,
@@ -699,7 +622,7 @@ def bitmap_plan(store, graph: CommitGraph, wants: Iterable[bytes]) -> Optional[B
     if new_pos:
         bits |= sum(1 << p for p in new_pos)
     # trees of commits outside the bitmaps: skip whatever the bitmaps cover
-    tree_re = _tree_entry_re(store.hash_algo.digest_size)
+    digest = store.hash_algo.digest_size
     todo = []
     for t in trees:
         tb = unhexlify(t)
@@ -717,8 +640,8 @@ def bitmap_plan(store, graph: CommitGraph, wants: Iterable[bytes]) -> Optional[B
     while todo:
         tb, base = todo.pop()
         type_num, body = store.get_raw(hexlify(tb))
-        for mode, name, child in tree_re.findall(body):
-            if mode == b"160000":
+        for mode, name, child in parse_tree_entries(body, digest):
+            if mode in _GITLINK_MODES:
                 continue
             p = pos_of.get(child)
             if p is not None:
