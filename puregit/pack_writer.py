@@ -31,7 +31,7 @@ from collections import deque
 from typing import Callable, Iterable, Iterator, Optional, Union
 
 from .delta_create import DeltaIndex
-from .errors import PackError
+from .errors import PackError, PuregitError
 from .hashes import SHA1, HashAlgorithm
 from .pack import encode_entry_header as _encode_entry_header, encode_ofs_distance
 
@@ -525,6 +525,54 @@ class _ObjectsStore:
 
     def get_raw(self, hex_id: bytes) -> tuple[int, bytes]:
         return self.objects[hex_id]
+
+
+def single_pack_with(store, entries: list):
+    """The on-disk pack holding exactly the objects of ``entries``, or None.
+
+    A clone or a push of a freshly packed repository often sends exactly one
+    existing pack; then the file can be streamed as it is (see
+    :func:`iter_pack_file`) instead of rebuilding it entry by entry.
+    """
+    from binascii import hexlify
+    for pack in getattr(store, "packs", ()):
+        try:
+            if len(pack) != len(entries) or not pack.basename:
+                continue
+            ids = {hexlify(b) for b in pack.index.iter_sha()}
+        except (PuregitError, OSError, AttributeError):
+            continue
+        if len(ids) == len(entries) and all(e[0] in ids for e in entries):
+            return pack
+    return None
+
+
+def iter_pack_file(pack, total: int, chunk_size: int = 1 << 20) -> Optional[Iterator[bytes]]:
+    """The bytes of ``pack``'s file in chunks, or None if it vanished or changed.
+
+    The header is checked against ``total`` before anything is returned, so a
+    caller that gets None can still build the pack itself (a concurrent
+    repack may have replaced the file).
+    """
+    try:
+        f = open(pack.basename + ".pack", "rb")
+    except OSError:
+        return None
+    head = f.read(12)
+    if head[:4] != b"PACK" or int.from_bytes(head[8:12], "big") != total:
+        f.close()
+        return None
+
+    def chunks() -> Iterator[bytes]:
+        with f:
+            yield head
+            while True:
+                chunk = f.read(chunk_size)
+                if not chunk:
+                    return
+                yield chunk
+
+    return chunks()
 
 
 def write_pack_objects(write: Callable[[bytes], object], objects: Iterable, deltify: bool = True,

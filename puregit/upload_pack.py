@@ -17,7 +17,6 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from binascii import hexlify
 from typing import Callable, Iterable, Iterator, Optional
 
 from .backend import Handler
@@ -35,7 +34,7 @@ from .errors import (
     ServerError,
 )
 from .graph import COMMIT, TAG, tag_target
-from .pack_writer import generate_pack_chunks
+from .pack_writer import generate_pack_chunks, iter_pack_file, single_pack_with
 from .pktline import FLUSH, pkt_line
 from .sideband import SIDE_BAND_64K_MAX_DATA, SIDE_BAND_MAX_DATA, iter_mux
 from .upload_walk import (
@@ -721,16 +720,7 @@ class PackSender:
         up = self.up
         if up.filter is not None or up.have_obj or up.walk_shallow:
             return None
-        for pack in getattr(up.store, "packs", ()):
-            try:
-                if len(pack) != len(entries) or not pack.basename:
-                    continue
-                ids = {hexlify(b) for b in pack.index.iter_sha()}
-            except (PuregitError, OSError, AttributeError):
-                continue
-            if len(ids) == len(entries) and all(e[0] in ids for e in entries):
-                return pack
-        return None
+        return single_pack_with(up.store, entries)
 
     def _send_whole_pack(self, pack, total: int) -> bool:
         """Stream an on-disk pack verbatim: it holds exactly the objects to send.
@@ -738,22 +728,12 @@ class PackSender:
         Returns False (nothing written) when the file vanished or changed, as
         a concurrent repack may do; the caller then builds the pack itself.
         """
-        path = pack.basename + ".pack"
-        try:
-            f = open(path, "rb")
-        except OSError:
+        chunks = iter_pack_file(pack, total)
+        if chunks is None:
             return False
-        with f:
-            head = f.read(12)
-            if head[:4] != b"PACK" or int.from_bytes(head[8:12], "big") != total:
-                return False
-            self._progress(b"Enumerating objects: %d, done.\n" % total)
-            self._emit(1, head)
-            while True:
-                chunk = f.read(1 << 20)
-                if not chunk:
-                    break
-                self._emit(1, chunk)
+        self._progress(b"Enumerating objects: %d, done.\n" % total)
+        for chunk in chunks:
+            self._emit(1, chunk)
         self._progress(b"Total %d (delta 0), reused %d (delta 0), pack-reused %d\n"
                        % (total, total, total))
         if self.sideband:

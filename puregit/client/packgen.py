@@ -28,9 +28,15 @@ def generate_pack_data(store, have: Iterable[bytes], want: Iterable[bytes], ofs_
     receiver completes them); stored deltas are reused and copied without
     inflating.
     """
-    from ..pack_writer import generate_pack_chunks
+    from ..pack_writer import generate_pack_chunks, iter_pack_file, single_pack_with
     have = [h for h in have if h in store]
     entries = list(store.iter_reachable(want, have))
+    if ofs_delta:
+        # Pushing everything a packed repository holds: send its pack file as is.
+        pack = single_pack_with(store, entries)
+        whole = iter_pack_file(pack, len(entries)) if pack is not None else None
+        if whole is not None:
+            return len(entries), whole
     chunks: Iterator[bytes] = generate_pack_chunks(
         store, entries, deltify=True if deltify is None else deltify, reuse=True,
         ofs_delta=ofs_delta, thin_bases=have if thin else (), progress=progress)
