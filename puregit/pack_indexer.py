@@ -720,6 +720,37 @@ class PackIndexer:
         self._scan = PackScanner(hash_algo, self._f, max_object_size)
         self._done = False
 
+    # -- progress of the incoming stream (read-only)
+    @property
+    def complete(self) -> bool:
+        """True once the whole pack, including its trailing checksum, has been fed.
+
+        The checksum has been verified by then.  A reader of a live connection
+        must stop reading here rather than wait for EOF: a pushing client keeps
+        its side open until it gets the report, so EOF never comes.
+        """
+        return self._scan.trailer is not None
+
+    @property
+    def num_objects(self) -> int:
+        """The object count announced in the pack header (0 until the header arrives).
+
+        With ``finish()``'s thin-pack fixing, the final pack may hold more
+        (see ``IndexResult.num_objects``); this is what the sender announced.
+        """
+        return self._scan.num_objects
+
+    @property
+    def objects_received(self) -> int:
+        """How many entries of the stream have been fully scanned so far.
+
+        For progress meters ("Receiving objects: n/num_objects"); bases
+        appended by ``finish()`` to complete a thin pack are not counted.
+        """
+        scan = self._scan
+        remaining = scan._remaining
+        return 0 if remaining is None else scan.num_objects - remaining
+
     def feed(self, data) -> None:
         try:
             self._scan.feed(data)

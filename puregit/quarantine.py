@@ -89,10 +89,9 @@ class Quarantine:
         kw = {} if max_object_size is None else {"max_object_size": max_object_size}
         indexer = PackIndexer(store.pack_dir, store.hash_algo, fix_thin=True,
                               resolve_ext_ref=resolve, progress=progress, **kw)
-        scan = indexer._scan  # PackIndexer has no public "stream complete" flag yet
         total = 0
         try:
-            while scan.trailer is None:
+            while not indexer.complete:
                 data = read(CHUNK)
                 if not data:
                     break

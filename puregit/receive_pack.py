@@ -24,36 +24,49 @@ also fails as a whole when one ref misses objects (cgit updates the others);
 commands with funny ref names are not shown to ``pre-receive``.  The
 connectivity walk stops at objects already in the repository (cgit walks
 ``--not --all``), so it costs O(pushed objects).
+
+This module is the handler and the stdin/stdout entry.  The I/O-free rules
+(``ReceiveConfig``, the refusal reasons, ``Command``, ``is_funny_refname``,
+``ref_is_hidden``, ``is_ancestor``, ``receive_capabilities``) are in
+:mod:`puregit.receive_policy`; the compare-and-swap of step 6 is
+:class:`puregit.ref_transaction.RefTransaction`.  Both are re-exported here.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional
+from typing import Callable, Optional
 
 from .backend import Backend, Handler
 from .capabilities import (
-    CAPABILITY_AGENT, CAPABILITY_ATOMIC, CAPABILITY_DELETE_REFS, CAPABILITY_OBJECT_FORMAT,
-    CAPABILITY_OFS_DELTA, CAPABILITY_PUSH_OPTIONS, CAPABILITY_QUIET,
+    CAPABILITY_ATOMIC, CAPABILITY_OBJECT_FORMAT, CAPABILITY_PUSH_OPTIONS, CAPABILITY_QUIET,
     CAPABILITY_REPORT_STATUS, CAPABILITY_REPORT_STATUS_V2, CAPABILITY_SIDE_BAND_64K,
-    agent_string, find_capability,
+    find_capability,
 )
 from .errors import (
     HangupException, ObjectFormatError, PackError, ProtocolError,
     PuregitError, RefError, UnexpectedMessage,
 )
 from .fsck import FsckPolicy, check_object
-from .graph import commit_tree_and_parents
 from .quarantine import check_connectivity, fsck_objects
 from .hooks import HookRunner, format_ref_lines, push_option_env, quarantine_env
 from .pktline import FLUSH
-from .refs import SYMREF, check_ref_format
+from .refs import SYMREF
 from .sideband import SIDE_BAND_CHANNEL_DATA, SIDE_BAND_CHANNEL_PROGRESS, iter_mux
 from .wire.advertisement import AdvertisedRef, RefAdvertisement
 from .wire.push import PushOptions, PushRequest
 from .wire.report_status import RefStatus, ReportStatus
+# The I/O-free rules (settings, reasons, checks, Command) and the ref
+# transaction have their own modules; their names stay importable from here.
+from .receive_policy import (  # noqa: F401  (re-exported)
+    ATOMIC_PUSH_FAILURE, ATOMIC_TRANSACTION_FAILED, BAD_REF, CHECKED_OUT, DELETE_CURRENT,
+    DELETION_PROHIBITED, FAILED_TO_UPDATE, FUNNY_REFNAME, HIDDEN_DELETE, HIDDEN_UPDATE,
+    HOOK_DECLINED, MIGRATE_FAILED, MISSING_OBJECTS, NON_FAST_FORWARD, PRE_RECEIVE_DECLINED,
+    UNPACKER_ERROR, Command, ReceiveConfig, _object_type, is_ancestor, is_funny_refname,
+    receive_capabilities, ref_is_hidden,
+)
+from .ref_transaction import RefTransaction, _SimpleTransaction  # noqa: F401  (re-exported)
 
 __all__ = [
     "ReceivePackHandler", "ReceiveConfig", "Command", "main",
@@ -63,396 +76,6 @@ __all__ = [
 
 MAX_COMMANDS = 200_000
 MAX_PUSH_OPTIONS = 10_000
-
-# cgit's reasons, verbatim (they are what users and tools match on)
-UNPACKER_ERROR = b"unpacker error"
-FUNNY_REFNAME = b"funny refname"
-MISSING_OBJECTS = b"missing necessary objects"
-PRE_RECEIVE_DECLINED = b"pre-receive hook declined"
-HOOK_DECLINED = b"hook declined"
-NON_FAST_FORWARD = b"non-fast-forward"
-BAD_REF = b"bad ref"
-DELETION_PROHIBITED = b"deletion prohibited"
-DELETE_CURRENT = b"deletion of the current branch prohibited"
-CHECKED_OUT = b"branch is currently checked out"
-FAILED_TO_UPDATE = b"failed to update ref"
-ATOMIC_PUSH_FAILURE = b"atomic push failure"
-ATOMIC_TRANSACTION_FAILED = b"atomic transaction failed"
-HIDDEN_UPDATE = b"deny updating a hidden ref"
-HIDDEN_DELETE = b"deny deleting a hidden ref"
-MIGRATE_FAILED = b"unable to migrate objects to permanent storage"
-
-
-# --- configuration -------------------------------------------------------------
-
-def _cfg(config, section: tuple, name: bytes) -> Optional[bytes]:
-    try:
-        return config.get(section, name)
-    except KeyError:
-        return None
-
-
-def _cfg_bool(config, section: tuple, name: bytes) -> Optional[bool]:
-    from .config import parse_boolean
-    v = _cfg(config, section, name)
-    if v is None:
-        return None
-    try:
-        return parse_boolean(v)
-    except ValueError:
-        return None
-
-
-def _deny_value(value: Optional[bytes], default: str) -> str:
-    """``receive.deny*``: booleans or refuse/warn/ignore/updateInstead."""
-    if value is None:
-        return default
-    v = value.lower()
-    if v in (b"refuse", b"warn", b"ignore"):
-        return v.decode()
-    if v == b"updateinstead":
-        return "updateInstead"
-    try:
-        from .config import parse_boolean
-        return "refuse" if parse_boolean(v) else "ignore"
-    except ValueError:
-        return default
-
-
-@dataclass
-class ReceiveConfig:
-    """The ``receive.*`` / ``transfer.*`` settings receive-pack obeys."""
-
-    deny_non_fast_forwards: bool = False
-    deny_deletes: bool = False
-    deny_current_branch: str = "unconfigured"     # refuse unless bare
-    deny_delete_current: str = "unconfigured"     # refuse
-    fsck_objects: bool = False
-    fsck_overrides: dict = field(default_factory=dict)
-    max_input_size: int = 0
-    advertise_push_options: bool = False
-    advertise_atomic: bool = True
-    hide_refs: list = field(default_factory=list)
-    hooks_path: Optional[str] = None
-
-    @classmethod
-    def from_repo(cls, repo) -> "ReceiveConfig":
-        try:
-            config = repo.get_config_stack()
-        except Exception:
-            config = repo.get_config()
-        out = cls()
-        r, t = (b"receive",), (b"transfer",)
-        out.deny_non_fast_forwards = bool(_cfg_bool(config, r, b"denynonfastforwards"))
-        out.deny_deletes = bool(_cfg_bool(config, r, b"denydeletes"))
-        out.deny_current_branch = _deny_value(_cfg(config, r, b"denycurrentbranch"), "unconfigured")
-        out.deny_delete_current = _deny_value(_cfg(config, r, b"denydeletecurrent"), "unconfigured")
-        fsck = _cfg_bool(config, r, b"fsckobjects")
-        if fsck is None:
-            fsck = _cfg_bool(config, t, b"fsckobjects")
-        out.fsck_objects = bool(fsck)
-        try:
-            items = repo.get_config().items((b"receive", b"fsck"))
-        except Exception:
-            items = []
-        out.fsck_overrides = {k.decode("ascii", "replace"): v.decode("ascii", "replace")
-                              for k, v in items if k.lower() != b"skiplist"}
-        size = _cfg(config, r, b"maxinputsize")
-        if size:
-            from .config import parse_int
-            try:
-                out.max_input_size = max(0, parse_int(size))
-            except ValueError:
-                pass
-        out.advertise_push_options = bool(_cfg_bool(config, r, b"advertisepushoptions"))
-        atomic = _cfg_bool(config, r, b"advertiseatomic")
-        out.advertise_atomic = True if atomic is None else atomic
-        hide = []
-        for sec in (t, r):
-            try:
-                hide += config.get_multivalue(sec, b"hiderefs")
-            except KeyError:
-                pass
-        out.hide_refs = hide
-        hp = _cfg(config, (b"core",), b"hookspath")
-        out.hooks_path = os.fsdecode(hp) if hp else None
-        return out
-
-
-# --- pure helpers ----------------------------------------------------------------
-
-def is_funny_refname(ref: bytes) -> bool:
-    """cgit's test: the name must start with ``refs/`` and the rest be a valid multi-level name."""
-    return not ref.startswith(b"refs/") or not check_ref_format(ref[5:])
-
-
-def ref_is_hidden(ref: bytes, patterns: Iterable[bytes]) -> bool:
-    """``transfer.hideRefs``: prefix match on whole components; ``!`` negates; last match wins."""
-    hidden = False
-    for pat in patterns:
-        neg = pat.startswith(b"!")
-        if neg:
-            pat = pat[1:]
-        if pat.startswith(b"^"):
-            pat = pat[1:]
-        pat = pat.rstrip(b"/")
-        if pat and (ref == pat or ref.startswith(pat + b"/")):
-            hidden = not neg
-    return hidden
-
-
-def receive_capabilities(config: ReceiveConfig, object_format: bytes = b"sha1",
-                         agent: Optional[bytes] = None) -> list[bytes]:
-    """What receive-pack advertises, in cgit's order."""
-    caps = [CAPABILITY_REPORT_STATUS, CAPABILITY_REPORT_STATUS_V2, CAPABILITY_DELETE_REFS,
-            CAPABILITY_SIDE_BAND_64K, CAPABILITY_QUIET]
-    if config.advertise_atomic:
-        caps.append(CAPABILITY_ATOMIC)
-    caps.append(CAPABILITY_OFS_DELTA)
-    if config.advertise_push_options:
-        caps.append(CAPABILITY_PUSH_OPTIONS)
-    caps.append(CAPABILITY_OBJECT_FORMAT + b"=" + object_format)
-    caps.append(CAPABILITY_AGENT + b"=" + (agent or agent_string()))
-    return caps
-
-
-@dataclass
-class Command:
-    """One ref update with its outcome (``error`` None means still fine / ok)."""
-
-    old: bytes
-    new: bytes
-    ref: bytes
-    error: Optional[bytes] = None
-
-    @property
-    def is_delete(self) -> bool:
-        return not self.new.strip(b"0")
-
-    @property
-    def is_create(self) -> bool:
-        return not self.old.strip(b"0")
-
-
-def _object_type(get_raw, sha: bytes) -> Optional[int]:
-    try:
-        return get_raw(sha)[0]
-    except (KeyError, PuregitError):
-        return None
-
-
-def is_ancestor(get_raw, old: bytes, new: bytes, limit: int = 10_000_000) -> bool:
-    """Whether commit ``old`` is reachable from commit ``new``."""
-    if old == new:
-        return True
-    seen = {new}
-    stack = [new]
-    while stack and len(seen) < limit:
-        sha = stack.pop()
-        try:
-            type_num, body = get_raw(sha)
-        except (KeyError, PuregitError):
-            continue
-        if type_num != 1:
-            continue
-        for p in commit_tree_and_parents(body)[1]:
-            if p == old:
-                return True
-            if p not in seen:
-                seen.add(p)
-                stack.append(p)
-    return False
-
-
-# --- ref transactions ---------------------------------------------------------------
-
-class RefTransaction:
-    """Lock every ref, compare under the locks, then write all (or release all).
-
-    ``prepare`` returns, per command, None or cgit's reason; ``commit`` writes
-    the prepared ones; ``abort`` releases every lock and removes directories
-    that locking created.  Works on ``DiskRefsContainer``; other containers
-    get :class:`_SimpleTransaction`.
-    """
-
-    def __init__(self, refs, zero: bytes, committer: Optional[bytes] = None,
-                 message: bytes = b"push", log: Optional[Callable[[bytes], None]] = None) -> None:
-        self.refs = refs
-        self.zero = zero
-        self.committer = committer
-        self.message = message
-        self.log = log or (lambda msg: None)
-        self._locks: dict = {}
-        self._current: dict = {}
-        self._made_dirs: list = []
-        self._packed_lock = None
-        self._todo: list = []
-
-    def _missing_dirs(self, path: str) -> list:
-        out = []
-        d = os.path.dirname(path)
-        root = self.refs.path
-        while d.startswith(root) and d != root and not os.path.isdir(d):
-            out.append(d)
-            d = os.path.dirname(d)
-        return out
-
-    def _read_locked(self, name: bytes) -> Optional[bytes]:
-        raw = self.refs.read_loose_ref(name)
-        if raw is None:
-            raw = self.refs._packed.get(force=True).refs.get(name)
-        return raw
-
-    def prepare(self, cmd: Command) -> Optional[bytes]:
-        refs = self.refs
-        name = cmd.ref
-        if name in self._locks:
-            return FAILED_TO_UPDATE
-        try:
-            if not cmd.is_delete:
-                refs._check_packed_conflict(name)
-            self._made_dirs += self._missing_dirs(refs.refpath(name))
-            lock = refs._lock(name)
-        except (RefError, OSError, ValueError) as exc:
-            self.log(f"error: cannot lock ref '{os.fsdecode(name)}': {exc}".encode())
-            return FAILED_TO_UPDATE
-        self._locks[name] = lock
-        try:
-            current = self._read_locked(name)
-        except (RefError, OSError) as exc:
-            self.log(f"error: cannot read ref '{os.fsdecode(name)}': {exc}".encode())
-            return FAILED_TO_UPDATE
-        if current is not None and current.startswith(SYMREF):
-            self.log(f"error: cannot update symbolic ref '{os.fsdecode(name)}'".encode())
-            return FAILED_TO_UPDATE
-        if cmd.is_delete:
-            if cmd.is_create:      # old unknown to the client: no check (cgit)
-                if current is None:
-                    self.log(b"warning: deleting a non-existent ref")
-            elif current != cmd.old:
-                what = "unable to resolve reference" if current is None else \
-                    f"is at {os.fsdecode(current)} but expected {os.fsdecode(cmd.old)}"
-                self.log(f"error: cannot lock ref '{os.fsdecode(name)}': {what}".encode())
-                return FAILED_TO_UPDATE
-            if current is not None and name in refs._packed.get().refs and self._packed_lock is None:
-                from .packed_refs import LockFile
-                try:
-                    self._packed_lock = LockFile(refs._packed.path, fsync=refs.fsync)
-                except RefError as exc:
-                    self.log(f"error: {exc}".encode())
-                    return FAILED_TO_UPDATE
-        elif cmd.is_create:
-            if current is not None:
-                self.log(f"error: cannot lock ref '{os.fsdecode(name)}': reference already exists"
-                         .encode())
-                return FAILED_TO_UPDATE
-        elif current != cmd.old:
-            what = "unable to resolve reference" if current is None else \
-                f"is at {os.fsdecode(current)} but expected {os.fsdecode(cmd.old)}"
-            self.log(f"error: cannot lock ref '{os.fsdecode(name)}': {what}".encode())
-            return FAILED_TO_UPDATE
-        self._current[name] = current
-        self._todo.append(cmd)
-        return None
-
-    def release(self, cmd: Command) -> None:
-        """Give up one prepared command (atomic failure elsewhere, etc.)."""
-        if cmd in self._todo:
-            self._todo.remove(cmd)
-
-    def commit(self) -> dict:
-        """Write the prepared commands; return {ref: reason} for any that failed late."""
-        refs = self.refs
-        failed: dict = {}
-        try:
-            deletes = [c for c in self._todo if c.is_delete and self._current.get(c.ref) is not None]
-            packed_names = {c.ref for c in deletes if c.ref in refs._packed.get().refs}
-            if packed_names and self._packed_lock is not None:
-                snap = refs._packed.get(force=True)
-                new_refs = {k: v for k, v in snap.refs.items() if k not in packed_names}
-                new_peeled = {k: v for k, v in snap.peeled.items() if k not in packed_names}
-                refs._packed.write(new_refs, new_peeled, self._packed_lock)
-                self._packed_lock = None
-            for cmd in self._todo:
-                name = cmd.ref
-                current = self._current.get(name)
-                lock = self._locks[name]
-                try:
-                    if cmd.is_delete:
-                        if current is None:
-                            continue
-                        try:
-                            os.unlink(refs.refpath(name))
-                        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-                            pass
-                        refs._log(name, current, None, self.committer, None, None, self.message)
-                        refs._delete_reflog(name)
-                    else:
-                        lock.write(cmd.new + b"\n")
-                        refs._log(name, current, cmd.new, self.committer, None, None, self.message)
-                        lock.commit()
-                except OSError as exc:
-                    self.log(f"error: cannot update ref '{os.fsdecode(name)}': {exc}".encode())
-                    failed[name] = FAILED_TO_UPDATE
-        finally:
-            self.abort(cleanup_dirs=False)
-            for cmd in self._todo:
-                if cmd.is_delete:
-                    refs._remove_empty_parents(refs.refpath(cmd.ref), cmd.ref)
-        return failed
-
-    def abort(self, cleanup_dirs: bool = True) -> None:
-        for lock in self._locks.values():
-            lock.rollback()
-        self._locks.clear()
-        if self._packed_lock is not None:
-            self._packed_lock.rollback()
-            self._packed_lock = None
-        if cleanup_dirs:
-            for d in sorted(set(self._made_dirs), key=len, reverse=True):
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    pass
-        self._made_dirs = []
-
-
-class _SimpleTransaction(RefTransaction):
-    """For containers without lock files (memory): check, then compare-and-swap each."""
-
-    def prepare(self, cmd: Command) -> Optional[bytes]:
-        current = self.refs.read_ref(cmd.ref)
-        if current is not None and current.startswith(SYMREF):
-            return FAILED_TO_UPDATE
-        if cmd.is_delete:
-            if not cmd.is_create and current != cmd.old:
-                return FAILED_TO_UPDATE
-        elif cmd.is_create:
-            if current is not None:
-                return FAILED_TO_UPDATE
-        elif current != cmd.old:
-            return FAILED_TO_UPDATE
-        self._current[cmd.ref] = current
-        self._todo.append(cmd)
-        return None
-
-    def commit(self) -> dict:
-        failed = {}
-        for cmd in self._todo:
-            cur = self._current.get(cmd.ref)
-            if cmd.is_delete:
-                ok = cur is None or self.refs.remove_if_equals(cmd.ref, cur)
-            elif cur is None:
-                ok = self.refs.add_if_new(cmd.ref, cmd.new)
-            else:
-                ok = self.refs.set_if_equals(cmd.ref, cur, cmd.new)
-            if not ok:
-                failed[cmd.ref] = FAILED_TO_UPDATE
-        self._todo = []
-        return failed
-
-    def abort(self, cleanup_dirs: bool = True) -> None:
-        self._todo = []
 
 
 # --- the handler ------------------------------------------------------------------
@@ -710,7 +333,7 @@ class ReceivePackHandler(Handler):
                     indexer = PackIndexer(tmp, self.hash_algo, fix_thin=True, resolve_ext_ref=resolve)
                     read = self._pack_reader()
                     total = 0
-                    while indexer._scan.trailer is None:
+                    while not indexer.complete:
                         data = read(CHUNK)
                         if not data:
                             break

@@ -49,18 +49,18 @@ def store_pack_stream(store, chunks: Iterable[bytes],
     meter = ProgressMeter("Receiving objects", progress)
     indexer = PackIndexer(pack_dir, store.hash_algo, fix_thin=True,
                           resolve_ext_ref=_resolver(store))
-    scan = indexer._scan
     nbytes = 0
     try:
         for chunk in chunks:
             nbytes += len(chunk)
-            scan.feed(chunk)
-            meter.update(len(scan.offsets), scan.num_objects or None, nbytes)
+            indexer.feed(chunk)
+            meter.update(indexer.objects_received, indexer.num_objects or None, nbytes)
     except BaseException:
         indexer.abort()
         raise
-    if scan.num_objects:
-        meter.update(scan.num_objects, scan.num_objects, nbytes)
+    total = indexer.num_objects
+    if total:
+        meter.update(total, total, nbytes)
         meter.finish()
     result = indexer.finish()
     if result.num_objects == 0:
