@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _load_plugins() -> None:
     """Import modules that register further subcommands (servers, porcelain)."""
     import importlib
-    for module in ("puregit.cli_server", "puregit.cli_porcelain"):
+    for module in ("puregit.cli_server", "puregit.cli_porcelain", "puregit.cli_maintenance"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as e:
