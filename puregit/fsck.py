@@ -197,7 +197,7 @@ def check_tree(body: bytes, digest_size: int = 20) -> TreeCheck:
             probs.append(Problem("badTree", "cannot be parsed as a tree"))
             return res
         mode_text = body[pos:sp]
-        if not mode_text or any(c not in b"01234567" for c in mode_text):
+        if not mode_text or mode_text.translate(None, b"01234567"):
             probs.append(Problem("badTree", f"malformed mode {mode_text[:16]!r}"))
             return res
         mode = int(mode_text, 8)
@@ -216,24 +216,29 @@ def check_tree(body: bytes, digest_size: int = 20) -> TreeCheck:
             flags.add("hasDot")
         if name == b"..":
             flags.add("hasDotdot")
-        if is_dotgit_name(name):
+        # Only a name holding "git", "mailma" or a non-ASCII byte can alias one of
+        # the special files below; skipping the alias checks for the rest keeps
+        # fsck of a big push cheap (most names are plain ASCII).
+        lowered = name.lower()
+        special = b"git" in lowered or b"mailma" in lowered or not name.isascii()
+        if special and is_dotgit_name(name):
             flags.add("hasDotgit")
         if mode_text.startswith(b"0"):
             flags.add("zeroPaddedFilemode")
         if mode not in _GOOD_MODES:
             flags.add("badFilemode")
-        if is_gitmodules_name(name):
+        if special and is_gitmodules_name(name):
             if mode & _S_IFMT == _LINK:
                 probs.append(Problem("gitmodulesSymlink", ".gitmodules is a symbolic link"))
             elif mode & _S_IFMT != _DIR and mode != 0o160000:
                 res.gitmodules.append(binascii.hexlify(raw_id))
-        if is_gitattributes_name(name):
+        if special and is_gitattributes_name(name):
             if mode & _S_IFMT == _LINK:
                 probs.append(Problem("gitattributesSymlink", ".gitattributes is a symlink"))
             elif mode & _S_IFMT != _DIR and mode != 0o160000:
                 res.gitattributes.append(binascii.hexlify(raw_id))
         for other, msg in ((b".gitignore", "gitignoreSymlink"), (b".mailmap", "mailmapSymlink")):
-            if mode & _S_IFMT == _LINK and _hfs_fold(name) == other.decode():
+            if special and mode & _S_IFMT == _LINK and _hfs_fold(name) == other.decode():
                 probs.append(Problem(msg, f"{other.decode()} is a symlink"))
 
         if name in names:
