@@ -261,7 +261,10 @@ def fsck_objects(quarantine, policy: FsckPolicy, main_get_raw=None) -> list:
     gitmodules: dict = {}
     gitattributes: set = set()
     for pack in store.packs:
-        for binsha in pack:
+        # Pack order, not id order: a delta's base was just resolved and sits in
+        # the pack's base cache, so each chain is applied about once.
+        in_pack_order = sorted(pack.index.iterentries(), key=lambda e: e[1])
+        for binsha, _, _ in in_pack_order:
             hexsha = binsha.hex().encode("ascii") if len(binsha) != hex_size else binsha
             if hexsha in policy.skip:
                 continue
