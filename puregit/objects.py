@@ -603,7 +603,8 @@ class Commit(ShaFile):
         return h
 
     def _serialize(self) -> bytes:
-        return serialize_headers(self._headers(), self._message if self._message is not None else b"")
+        # None means the body had no blank line after the headers (cgit accepts that).
+        return serialize_headers(self._headers(), self._message)
 
     def raw_without_sig(self) -> bytes:
         """The body as signed: the same without the ``gpgsig`` header."""

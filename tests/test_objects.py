@@ -209,3 +209,18 @@ def test_errors_are_typed():
     assert issubclass(ObjectFormatError, PuregitError)
     with pytest.raises(PuregitError):
         Commit.from_string(b"\xff\xfe")
+
+
+def test_commit_without_message_separator_roundtrips(tmp_path):
+    """cgit accepts a commit whose headers end the body (dulwich's history has two)."""
+    body = (b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n"
+            b"author A <a@example.com> 1731680347 +0000\n"
+            b"committer A <a@example.com> 1731680347 +0000\n"
+            b"encoding utf-8\n")
+    c = Commit.from_string(body)
+    assert c.message is None and c.encoding == b"utf-8"
+    c._changed()
+    assert c.as_raw_string() == body
+    git("init", "-q", "--bare", str(tmp_path / "r.git"))
+    assert git("hash-object", "-t", "commit", "--stdin", cwd=tmp_path / "r.git",
+               input=body).strip() == c.id
