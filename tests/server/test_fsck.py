@@ -209,3 +209,35 @@ def test_check_object_dispatch():
     assert check_object(1, GOOD_COMMIT) == []
     assert check_object(3, b"anything") == []
     assert ids(check_object(9, b"")) == {"unknownType"}
+
+
+# The fast path for ordinary trees must agree with the careful one everywhere.
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from puregit import fsck as _fsck  # noqa: E402
+
+_NAME_PARTS = [b"a", b"git", b".git", b".GIT", b".gitmodules", b".gitattributes", b".mailmap",
+               b".gitignore", b"git~1", b".", b"..", b"/", b" ", b"\\", b":", b"\xe2\x80\x8c",
+               b"x", b"b.c", b"A"]
+_MODES = [b"100644", b"100755", b"120000", b"40000", b"160000", b"040000", b"100664"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.sampled_from(_NAME_PARTS), min_size=1, max_size=3),
+                          st.sampled_from(_MODES), st.binary(min_size=20, max_size=20)),
+                max_size=6),
+       st.booleans())
+def test_fast_and_careful_tree_checks_agree(items, sort):
+    entries = [(m, b"".join(parts), sha) for parts, m, sha in items]
+    if sort:
+        entries.sort(key=lambda e: e[1] + (b"/" if e[0] in (b"40000", b"040000") else b""))
+    body = b"".join(m + b" " + n + b"\0" + sha for m, n, sha in entries)
+    fast = _fsck.check_tree(body)
+    original = _fsck._check_ordinary_tree
+    try:
+        _fsck._check_ordinary_tree = lambda b, d: None
+        careful = _fsck.check_tree(body)
+    finally:
+        _fsck._check_ordinary_tree = original
+    assert (fast.problems, fast.gitmodules, fast.gitattributes) == \
+        (careful.problems, careful.gitmodules, careful.gitattributes)
