@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import os
 import shutil
+from binascii import hexlify
 import tempfile
 from typing import Callable, Iterable, Iterator, Optional
 
 from .errors import CorruptPackError, PackError, PuregitError
 from .fsck import FsckPolicy, Problem, check_gitattributes, check_gitmodules, check_object, \
     check_tree
-from .graph import commit_tree_and_parents, iter_tree_entries, tag_target
+from .graph import commit_tree_and_parents, iter_tree_entries, parse_tree_entries, tag_target
 from .object_store import DiskObjectStore
 
 __all__ = ["Quarantine", "PackTooLarge", "QUARANTINE_PREFIX", "CHUNK", "check_connectivity",
@@ -236,6 +237,22 @@ def check_connectivity(tips: Iterable[bytes], in_quarantine: Callable[[bytes], b
     return bad
 
 
+def connected_by_closure(tips: Iterable[bytes], references: set, quarantine_ids: set,
+                         in_repository: Callable[[bytes], bool]) -> bool:
+    """Whether the push is connected, from the references its objects make.
+
+    Every tip present and every id referenced by a quarantined object either
+    quarantined or already in the repository means nothing reachable from the
+    tips is missing (the repository's own objects being complete, which the
+    walk in :func:`check_connectivity` assumes too).  False means "walk to
+    find out which tips are broken", not necessarily a failure.
+    """
+    for sha in tips:
+        if sha not in quarantine_ids and not in_repository(sha):
+            return False
+    return all(in_repository(sha) for sha in references - quarantine_ids)
+
+
 def _pack_type(pack, binsha: bytes) -> Optional[int]:
     """An object's type from entry headers only (no inflating); None if unknown."""
     from .pack import OFS_DELTA, REF_DELTA
@@ -253,8 +270,27 @@ def _pack_type(pack, binsha: bytes) -> Optional[int]:
     return None
 
 
-def fsck_objects(quarantine, policy: FsckPolicy, main_get_raw=None) -> list:
-    """(hex id, Problem) for every fatal problem among the quarantined objects."""
+def _add_references(type_num: int, body: bytes, digest_size: int, out: set) -> None:
+    """Add the hex ids a commit, tree or tag body points at (gitlinks excluded)."""
+    if type_num == 1:
+        tree, parents = commit_tree_and_parents(body)
+        out.add(tree)
+        out.update(parents)
+    elif type_num == 2:
+        out.update(hexlify(sha) for mode, _, sha in parse_tree_entries(body, digest_size)
+                   if mode != b"160000")
+    elif type_num == 4:
+        out.add(tag_target(body)[0])
+
+
+def fsck_objects(quarantine, policy: FsckPolicy, main_get_raw=None,
+                 references: Optional[set] = None) -> list:
+    """(hex id, Problem) for every fatal problem among the quarantined objects.
+
+    With ``references`` (a set), the ids every quarantined object points at
+    are added to it while each object is in hand, so the connectivity check
+    needs no second pass (see :func:`connected_by_closure`).
+    """
     store = quarantine.store
     hex_size = store.hash_algo.hex_size
     fatal = []
@@ -272,6 +308,11 @@ def fsck_objects(quarantine, policy: FsckPolicy, main_get_raw=None) -> list:
             if t == 3:
                 continue
             type_num, body = pack.get_raw(binsha)
+            if references is not None:
+                try:
+                    _add_references(type_num, body, hex_size // 2, references)
+                except PuregitError:
+                    pass  # malformed: check_tree/check_object below report it
             if type_num == 2:
                 res = check_tree(body, hex_size // 2)
                 problems = res.problems

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import os
 import sys
+from binascii import hexlify
 from typing import Callable, Optional
 
 from .backend import Backend, Handler
@@ -49,7 +50,7 @@ from .errors import (
     PuregitError, RefError, UnexpectedMessage,
 )
 from .fsck import FsckPolicy, check_object
-from .quarantine import check_connectivity, fsck_objects
+from .quarantine import check_connectivity, connected_by_closure, fsck_objects
 from .hooks import HookRunner, format_ref_lines, push_option_env, quarantine_env
 from .pktline import FLUSH
 from .refs import SYMREF
@@ -289,8 +290,9 @@ class ReceivePackHandler(Handler):
                 except (PackError, ObjectFormatError, ProtocolError, OSError, MemoryError) as exc:
                     return self._unpack_failed(commands, _unpack_reason(exc))
                 policy = FsckPolicy(self.config.fsck_objects, self.config.fsck_overrides)
+                references = set() if not policy.skip else None
                 try:
-                    problems = fsck_objects(quarantine, policy)
+                    problems = fsck_objects(quarantine, policy, references=references)
                 except (PuregitError, ValueError) as exc:
                     return self._unpack_failed(commands, _unpack_reason(exc))
                 if problems:
@@ -299,7 +301,8 @@ class ReceivePackHandler(Handler):
                     sha, p = problems[0]
                     return self._unpack_failed(
                         commands, b"fsck error in object " + sha + b": " + p.msg_id.encode())
-            self._check_connectivity(commands, quarantine)
+            self._check_connectivity(commands, quarantine,
+                                     references=None if delete_only else references)
             self._reject_hidden(commands)
             env = quarantine_env(quarantine.path, os.path.abspath(store.path),
                                  os.environ.get("GIT_ALTERNATE_OBJECT_DIRECTORIES"))
@@ -377,11 +380,17 @@ class ReceivePackHandler(Handler):
             cmd.error = UNPACKER_ERROR
         return reason
 
-    def _check_connectivity(self, commands: list, quarantine, get_raw=None, has=None) -> None:
+    def _check_connectivity(self, commands: list, quarantine, get_raw=None, has=None,
+                            references: Optional[set] = None) -> None:
         tips = [c.new for c in commands if c.error is None and not c.is_delete]
         if not tips:
             return
         store = self.repo.object_store
+        if references is not None:
+            # Fast path: fsck collected what every new object points at.
+            ids = {hexlify(b) for pack in quarantine.store.packs for b in pack.index.iter_sha()}
+            if connected_by_closure(tips, references, ids, has or store.contains):
+                return
         bad = check_connectivity(tips, quarantine.contains, has or store.contains,
                                  get_raw or quarantine.store.get_raw, self.hash_algo.digest_size)
         for cmd in commands:

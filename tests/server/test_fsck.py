@@ -241,3 +241,14 @@ def test_fast_and_careful_tree_checks_agree(items, sort):
         _fsck._check_ordinary_tree = original
     assert (fast.problems, fast.gitmodules, fast.gitattributes) == \
         (careful.problems, careful.gitmodules, careful.gitattributes)
+
+
+def test_connected_by_closure():
+    from puregit.quarantine import connected_by_closure
+    present = {b"a" * 40}
+    q = {b"b" * 40, b"c" * 40}
+    has = present.__contains__
+    assert connected_by_closure([b"b" * 40], {b"a" * 40, b"c" * 40}, q, has)
+    assert not connected_by_closure([b"d" * 40], set(), q, has)          # tip missing
+    assert not connected_by_closure([b"b" * 40], {b"e" * 40}, q, has)    # reference missing
+    assert connected_by_closure([b"a" * 40], set(), q, has)               # tip already there
