@@ -7,7 +7,7 @@ Two passes, bounded memory:
    it ends and to check it), hashes full objects as they inflate, computes
    each entry's CRC32 and the pack checksum, and keeps only a compact table
    per entry (offset, type, size, CRC, id).  Inflated data is thrown away.
-2. ``_Resolver`` re-reads the pack through an mmap and resolves deltas the
+2. ``_Resolver`` re-reads the pack (pread or a buffer) and resolves deltas the
    way git does: deltas are grouped by base (offset or id); starting from
    each full object, its children are resolved depth-first while the base is
    in hand, so each delta is inflated and applied exactly once.  Bases held on
@@ -408,6 +408,29 @@ class PackScanner:
         if result_size > self.max_object_size:
             raise ObjectTooLargeError(f"delta at offset {at} declares a result of {result_size} "
                                       f"bytes, limit {self.max_object_size}")
+
+
+class _PreadView:
+    """Read-only bytes-like view of the first ``size`` bytes of a file, via ``os.pread``."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        self.fd = fd
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            start, stop, step = key.indices(self.size)
+            if step != 1:
+                raise ValueError("only contiguous slices")
+            return os.pread(self.fd, max(0, stop - start), start)
+        if key < 0:
+            key += self.size
+        if not 0 <= key < self.size:
+            raise IndexError("pack offset out of range")
+        return os.pread(self.fd, 1, key)[0]
 
 
 class _Resolver:
@@ -815,18 +838,12 @@ class PackIndexer:
             appended.append(j)
             return j
 
-        mm = mmap.mmap(f.fileno(), received, access=mmap.ACCESS_READ)
-        try:
-            mv = memoryview(mm)
-            try:
-                resolver = _Resolver(scan, mv, data_end,
-                                     self.resolve_ext_ref if self.fix_thin else None,
-                                     append_base if self.fix_thin else None)
-                added = resolver.run()
-            finally:
-                mv.release()
-        finally:
-            mm.close()
+        # pread, not mmap: mapped pages of the received pack would count as this
+        # process's memory (its RSS grew by the pack's size); the page cache does not.
+        resolver = _Resolver(scan, _PreadView(f.fileno(), received), data_end,
+                             self.resolve_ext_ref if self.fix_thin else None,
+                             append_base if self.fix_thin else None)
+        added = resolver.run()
         checksum = scan.trailer
         if added:
             checksum = self._rewrite_header_and_trailer(len(scan.offsets))
