@@ -126,3 +126,25 @@ def _write(root, name, data, mode=None):
 def all_object_ids(path) -> list[bytes]:
     out = git("cat-file", "--batch-all-objects", "--batch-check=%(objectname)", cwd=path)
     return out.split()
+
+
+def git_runner(home) -> "callable":
+    """A ``git(*args, cwd=None, input=None) -> stdout`` bound to an isolated HOME.
+
+    For module-scoped fixtures, which run before the per-test environment of
+    conftest.py is in place; fixed identities and dates keep ids stable.
+    """
+    env = dict(os.environ, HOME=str(home), GIT_CONFIG_NOSYSTEM="1",
+               GIT_AUTHOR_NAME="A U Thor", GIT_AUTHOR_EMAIL="author@example.com",
+               GIT_COMMITTER_NAME="C O Mitter", GIT_COMMITTER_EMAIL="committer@example.com",
+               GIT_AUTHOR_DATE="1700000000 +0000", GIT_COMMITTER_DATE="1700000000 +0000")
+    env.pop("GIT_DIR", None)
+
+    def run(*args, cwd=None, input=None) -> bytes:
+        return subprocess.run(["git", *args], cwd=cwd, env=env, input=input, check=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE).stdout
+    return run
+
+
+BENCHDATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared",
+                         "benchdata")

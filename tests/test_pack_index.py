@@ -9,6 +9,7 @@ import random
 import subprocess
 
 import pytest
+from helpers import git_runner
 
 from puregit.errors import PackIndexError
 from puregit.hashes import SHA1, SHA256
@@ -19,17 +20,7 @@ from puregit.pack_index import (MemoryPackIndex, PackIndex1, PackIndex2, load_pa
 
 @pytest.fixture(scope="module")
 def git_env(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
-    env = dict(os.environ, HOME=str(home), GIT_CONFIG_NOSYSTEM="1",
-               GIT_AUTHOR_NAME="A U Thor", GIT_AUTHOR_EMAIL="author@example.com",
-               GIT_COMMITTER_NAME="C O Mitter", GIT_COMMITTER_EMAIL="committer@example.com",
-               GIT_AUTHOR_DATE="1700000000 +0000", GIT_COMMITTER_DATE="1700000000 +0000")
-    env.pop("GIT_DIR", None)
-
-    def git(*args, cwd=None, input=None) -> bytes:
-        return subprocess.run(["git", *args], cwd=cwd, env=env, input=input, check=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE).stdout
-    return git
+    return git_runner(tmp_path_factory.mktemp("home"))
 
 
 def build_repo(git, path, object_format="sha1", commits=8):

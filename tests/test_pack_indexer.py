@@ -9,10 +9,10 @@ import io
 import os
 import random
 import struct
-import subprocess
 import zlib
 
 import pytest
+from helpers import BENCHDATA, git_runner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,22 +23,11 @@ from puregit.object_store import DiskObjectStore, MemoryObjectStore
 from puregit.pack import OFS_DELTA, REF_DELTA, Pack, encode_entry_header, encode_ofs_distance
 from puregit.pack_indexer import PackIndexer, index_pack_stream
 
-BENCHDATA = "/work/shared/benchdata"
 
 
 @pytest.fixture(scope="module")
 def git(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
-    env = dict(os.environ, HOME=str(home), GIT_CONFIG_NOSYSTEM="1",
-               GIT_AUTHOR_NAME="A U Thor", GIT_AUTHOR_EMAIL="author@example.com",
-               GIT_COMMITTER_NAME="C O Mitter", GIT_COMMITTER_EMAIL="committer@example.com",
-               GIT_AUTHOR_DATE="1700000000 +0000", GIT_COMMITTER_DATE="1700000000 +0000")
-    env.pop("GIT_DIR", None)
-
-    def run(*args, cwd=None, input=None) -> bytes:
-        return subprocess.run(["git", *args], cwd=cwd, env=env, input=input, check=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE).stdout
-    return run
+    return git_runner(tmp_path_factory.mktemp("home"))
 
 
 @pytest.fixture(scope="module")

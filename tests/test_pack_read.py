@@ -8,11 +8,11 @@ import os
 import random
 import shutil
 import struct
-import subprocess
 import threading
 import zlib
 
 import pytest
+from helpers import git_runner
 
 from puregit.errors import (CorruptPackError, DeltaChainLoopError, MissingObjectError,
                             PackChecksumError, PackIndexError)
@@ -25,17 +25,7 @@ from puregit.delta import encode_varint
 
 @pytest.fixture(scope="module")
 def git(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
-    env = dict(os.environ, HOME=str(home), GIT_CONFIG_NOSYSTEM="1",
-               GIT_AUTHOR_NAME="A U Thor", GIT_AUTHOR_EMAIL="author@example.com",
-               GIT_COMMITTER_NAME="C O Mitter", GIT_COMMITTER_EMAIL="committer@example.com",
-               GIT_AUTHOR_DATE="1700000000 +0000", GIT_COMMITTER_DATE="1700000000 +0000")
-    env.pop("GIT_DIR", None)
-
-    def run(*args, cwd=None, input=None) -> bytes:
-        return subprocess.run(["git", *args], cwd=cwd, env=env, input=input, check=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE).stdout
-    return run
+    return git_runner(tmp_path_factory.mktemp("home"))
 
 
 @pytest.fixture(scope="module")
