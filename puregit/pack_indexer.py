@@ -44,6 +44,11 @@ from .pack import (OFS_DELTA, PACK_HEADER, PACK_SIGNATURE, compress_bound, encod
 from .pack_index import write_pack_index_tables
 
 _TYPE_NAMES = (b"", b"commit", b"tree", b"blob", b"tag")
+
+Inspect = Callable[[int, int, bytes, bytes, Optional[int], Optional[bytes]], None]
+"""``inspect(index, type, body, binary id, base index, delta)``: called for every
+commit, tree and tag of a received pack while its body is in hand, bases
+before their deltas (``base index``/``delta`` are None for whole entries)."""
 _FEED_STEP = 1 << 20          # how much input to hand zlib at once when streaming
 _OUT_CHUNK = 1 << 22          # inflate big objects in pieces of this size
 _STACK_BUDGET = 64 << 20      # bases held while resolving deltas
@@ -439,8 +444,10 @@ class _Resolver:
     def __init__(self, scan: PackScanner, data, data_len: int,
                  resolve_ext_ref: Optional[ResolveExtRef] = None,
                  append_base: Optional[Callable[[int, bytes], int]] = None,
-                 stack_budget: Optional[int] = None) -> None:
+                 stack_budget: Optional[int] = None,
+                 inspect: Optional[Inspect] = None) -> None:
         self.scan = scan
+        self.inspect = inspect
         self.data = data                 # mmap/memoryview of the pack as received
         self.data_len = data_len         # where the received entries end (trailer start)
         self.resolve_ext_ref = resolve_ext_ref
@@ -537,6 +544,7 @@ class _Resolver:
         inflate = self._inflate
         max_size = self.max_size
         budget = self.stack_budget
+        inspect = self.inspect
         if data is None:
             data = inflate(j)
         # frame: [data or None, type, children, next child, entry index]
@@ -562,13 +570,16 @@ class _Resolver:
                 stack.pop()
                 held -= len(base)
             child = kids[k]
-            result = apply_delta(base, inflate(child), max_size)
+            delta = inflate(child)
+            result = apply_delta(base, delta, max_size)
             base = None
             h = new_hash(b"%s %d\0" % (_TYPE_NAMES[typ], len(result)))
             h.update(result)
             digest = h.digest()
             shas[child * hs:(child + 1) * hs] = digest
             resolved[child] = typ
+            if inspect is not None and typ != 3:
+                inspect(child, typ, result, digest, frame[4], delta)
             grandkids = self._kids(child, digest)
             if grandkids:
                 stack.append([result, typ, grandkids, 0, child])
@@ -590,9 +601,12 @@ class _Resolver:
         ref_children = s.ref_children
         offsets = s.offsets
         ofs_kids = self._ofs_kids
+        inspect = self.inspect
         for j in range(n):
-            if types[j] < 5:
+            typ = types[j]
+            if typ < 5:
                 kids = ofs_kids(offsets[j])
+                binsha = None
                 if ref_children:
                     binsha = bytes(s.shas[j * hs:(j + 1) * hs])
                     more = ref_children.pop(binsha, None)
@@ -600,8 +614,12 @@ class _Resolver:
                         for k in more:
                             self.ref_base_of[k] = j
                         kids = kids + more if kids else more
+                data = None
+                if inspect is not None and typ != 3:
+                    data = self._inflate(j)
+                    inspect(j, typ, data, binsha or bytes(s.shas[j * hs:(j + 1) * hs]), None, None)
                 if kids:
-                    self.resolve_from(j, types[j], None, kids)
+                    self.resolve_from(j, typ, data, kids)
         added = 0
         if ref_children:
             # Thin pack: bases from outside, in the order their first delta appears.
@@ -728,8 +746,10 @@ class PackIndexer:
     def __init__(self, pack_dir: str | os.PathLike, hash_algo: HashAlgorithm = SHA1,
                  fix_thin: bool = False, resolve_ext_ref: Optional[ResolveExtRef] = None,
                  max_object_size: int = DEFAULT_MAX_OBJECT_SIZE, index_version: int = 2,
-                 compression_level: int = -1, progress=None) -> None:
+                 compression_level: int = -1, progress=None,
+                 inspect: Optional[Inspect] = None) -> None:
         self.pack_dir = os.fspath(pack_dir)
+        self.inspect = inspect
         self.hash_algo = hash_algo
         self.fix_thin = fix_thin
         self.resolve_ext_ref = resolve_ext_ref
@@ -842,7 +862,7 @@ class PackIndexer:
         # process's memory (its RSS grew by the pack's size); the page cache does not.
         resolver = _Resolver(scan, _PreadView(f.fileno(), received), data_end,
                              self.resolve_ext_ref if self.fix_thin else None,
-                             append_base if self.fix_thin else None)
+                             append_base if self.fix_thin else None, inspect=self.inspect)
         added = resolver.run()
         checksum = scan.trailer
         if added:

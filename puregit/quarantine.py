@@ -26,8 +26,7 @@ import tempfile
 from typing import Callable, Iterable, Iterator, Optional
 
 from .errors import CorruptPackError, PackError, PuregitError
-from .fsck import FsckPolicy, Problem, check_gitattributes, check_gitmodules, check_object, \
-    check_tree
+from .fsck import FsckPolicy, check_object, check_tree
 from .graph import commit_tree_and_parents, iter_tree_entries, parse_tree_entries, tag_target
 from .object_store import DiskObjectStore
 
@@ -68,14 +67,17 @@ class Quarantine:
 
     # -- receiving
     def receive_pack(self, read: Callable[[int], bytes], max_input_size: int = 0,
-                     max_object_size: Optional[int] = None, progress=None) -> Optional[str]:
+                     max_object_size: Optional[int] = None, progress=None,
+                     inspect=None) -> Optional[str]:
         """Read one pack from ``read`` and index it here; return its basename (None if empty).
 
         ``read(n)`` must return whatever is available (1..n bytes, b"" at
         EOF), like ``socket.recv`` or ``read1``: reading stops right after the
         pack's trailing checksum, so the peer is never waited on for more.
         Thin packs are completed from the main store.  Raises a PackError
-        subclass for any bad stream (nothing is left behind).
+        subclass for any bad stream (nothing is left behind).  ``inspect``
+        sees every commit, tree and tag as it is resolved (see
+        ``pack_indexer.Inspect``; ``fsck_stream.StreamFsck`` is one).
         """
         from .pack_indexer import PackIndexer, install_pack
 
@@ -89,7 +91,7 @@ class Quarantine:
 
         kw = {} if max_object_size is None else {"max_object_size": max_object_size}
         indexer = PackIndexer(store.pack_dir, store.hash_algo, fix_thin=True,
-                              resolve_ext_ref=resolve, progress=progress, **kw)
+                              resolve_ext_ref=resolve, progress=progress, inspect=inspect, **kw)
         total = 0
         try:
             while not indexer.complete:
@@ -322,29 +324,6 @@ def fsck_objects(quarantine, policy: FsckPolicy, main_get_raw=None,
             else:
                 problems = check_object(type_num, body, hex_size)
             fatal += [(hexsha, p) for p in problems if policy.is_fatal(p)]
-    get_raw = main_get_raw or store.get_raw
-    for blob_id in list(gitmodules) + sorted(gitattributes - set(gitmodules)):
-        if blob_id in policy.skip:
-            continue
-        is_gitmodules = blob_id in gitmodules
-        try:
-            type_num, data = get_raw(blob_id)
-        except (KeyError, PuregitError):
-            if is_gitmodules:
-                p = Problem("gitmodulesMissing", "unable to read .gitmodules blob")
-                if policy.is_fatal(p):
-                    fatal.append((gitmodules[blob_id], p))
-            continue
-        if type_num != 3:
-            p = Problem("gitmodulesBlob" if is_gitmodules else "gitattributesBlob",
-                        "non-blob found at .gitmodules" if is_gitmodules
-                        else "non-blob found at .gitattributes")
-            problems = [p]
-        elif is_gitmodules:
-            problems = check_gitmodules(data)
-            if blob_id in gitattributes:
-                problems += check_gitattributes(data)
-        else:
-            problems = check_gitattributes(data)
-        fatal += [(blob_id, p) for p in problems if policy.is_fatal(p)]
-    return fatal
+    from .fsck_stream import check_special_blobs
+    return fatal + check_special_blobs(gitmodules, gitattributes, policy,
+                                       main_get_raw or store.get_raw)

@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import os
 import sys
-from binascii import hexlify
+from binascii import hexlify, unhexlify
+from itertools import chain
 from typing import Callable, Optional
 
 from .backend import Backend, Handler
@@ -50,6 +51,7 @@ from .errors import (
     PuregitError, RefError, UnexpectedMessage,
 )
 from .fsck import FsckPolicy, check_object
+from .fsck_stream import StreamFsck
 from .quarantine import check_connectivity, connected_by_closure, fsck_objects
 from .hooks import HookRunner, format_ref_lines, push_option_env, quarantine_env
 from .pktline import FLUSH
@@ -283,16 +285,19 @@ class ReceivePackHandler(Handler):
         from .quarantine import Quarantine
         quarantine = Quarantine(store)
         try:
+            references = None
             if not delete_only:
+                policy = FsckPolicy(self.config.fsck_objects, self.config.fsck_overrides)
+                # fsck runs inside the indexer's pass, each object checked while in hand.
+                references = set() if not policy.skip else None
+                checker = StreamFsck(policy, self.hash_algo.digest_size, references)
                 try:
                     quarantine.receive_pack(self._pack_reader(),
-                                            max_input_size=self.config.max_input_size)
+                                            max_input_size=self.config.max_input_size,
+                                            inspect=checker)
+                    problems = checker.finish(quarantine.store.get_raw)
                 except (PackError, ObjectFormatError, ProtocolError, OSError, MemoryError) as exc:
                     return self._unpack_failed(commands, _unpack_reason(exc))
-                policy = FsckPolicy(self.config.fsck_objects, self.config.fsck_overrides)
-                references = set() if not policy.skip else None
-                try:
-                    problems = fsck_objects(quarantine, policy, references=references)
                 except (PuregitError, ValueError) as exc:
                     return self._unpack_failed(commands, _unpack_reason(exc))
                 if problems:
@@ -301,8 +306,7 @@ class ReceivePackHandler(Handler):
                     sha, p = problems[0]
                     return self._unpack_failed(
                         commands, b"fsck error in object " + sha + b": " + p.msg_id.encode())
-            self._check_connectivity(commands, quarantine,
-                                     references=None if delete_only else references)
+            self._check_connectivity(commands, quarantine, references=references)
             self._reject_hidden(commands)
             env = quarantine_env(quarantine.path, os.path.abspath(store.path),
                                  os.environ.get("GIT_ALTERNATE_OBJECT_DIRECTORIES"))
@@ -387,9 +391,11 @@ class ReceivePackHandler(Handler):
             return
         store = self.repo.object_store
         if references is not None:
-            # Fast path: fsck collected what every new object points at.
-            ids = {hexlify(b) for pack in quarantine.store.packs for b in pack.index.iter_sha()}
-            if connected_by_closure(tips, references, ids, has or store.contains):
+            # Fast path: fsck collected what every new object points at (binary ids).
+            ids = set(chain.from_iterable(pack.index.iter_sha() for pack in quarantine.store.packs))
+            contains = has or store.contains
+            if connected_by_closure(map(unhexlify, tips), references, ids,
+                                    lambda b: contains(hexlify(b))):
                 return
         bad = check_connectivity(tips, quarantine.contains, has or store.contains,
                                  get_raw or quarantine.store.get_raw, self.hash_algo.digest_size)
