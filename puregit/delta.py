@@ -14,6 +14,8 @@ against a limit before anything is allocated and against the output at the end.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from .errors import DeltaError, ObjectTooLargeError
 
 DEFAULT_MAX_OBJECT_SIZE = 1 << 32
@@ -45,12 +47,15 @@ def delta_header_sizes(delta) -> tuple[int, int, int]:
     return base_size, result_size, pos
 
 
-def apply_delta(base, delta, max_size: int = DEFAULT_MAX_OBJECT_SIZE) -> bytes:
+def apply_delta(base, delta, max_size: int = DEFAULT_MAX_OBJECT_SIZE,
+                runs: Optional[list] = None) -> bytes:
     """Rebuild the target of ``delta`` from ``base``.
 
     ``base`` and ``delta`` may be bytes-like objects or lists of chunks (as
     Dulwich accepts).  Raises DeltaError if the delta is malformed or lies about
     a size, and ObjectTooLargeError if it declares a result above ``max_size``.
+    ``runs``: a list to receive what :func:`delta_copy_runs` would return,
+    without decoding the delta a second time.
     """
     if isinstance(base, (list, tuple)):
         base = b"".join(base)
@@ -109,6 +114,8 @@ def apply_delta(base, delta, max_size: int = DEFAULT_MAX_OBJECT_SIZE) -> bytes:
                 end = off + size
                 if end > src_size:
                     raise DeltaError(f"delta copies {off}..{end} beyond base of {src_size} bytes")
+                if runs is not None:
+                    runs.append((total, total + size, off))
                 total += size
                 append(bv[off:end])
             elif cmd:

@@ -354,6 +354,10 @@ class TreeWalker:
             raise ObjectFormatError(f"{sha or binascii.hexlify(binsha)!r} is not a tree")
         return got[1:]
 
+    def flush(self) -> Iterator[tuple[bytes, int, bytes]]:
+        """What the last walks left to do (nothing here; see pack_graph)."""
+        return iter(())
+
     def mark(self, tree: bytes) -> None:
         """Add a tree (binary id) and everything below it to ``seen``.
 
@@ -495,9 +499,10 @@ class ReachabilityWalker:
         self.has = has
         self.include_tree_edges = include_tree_edges
         self._reader = None
-        if packs:
+        self._packs = list(packs) if packs else []
+        if self._packs:
             from .pack import PackedObjectReader
-            self._reader = PackedObjectReader(packs)
+            self._reader = PackedObjectReader(self._packs)
 
     def _raw(self, sha: bytes, packed: bool = True) -> tuple[int, bytes]:
         if packed and self._reader is not None and len(sha) == self.hash_algo.hex_size:
@@ -562,8 +567,15 @@ class ReachabilityWalker:
         Trees, blobs and tags already handled are remembered by binary id so
         that the common case (an entry seen before) costs one set lookup.
         """
+        exclude = list(exclude)
         excluded_commits, excluded_other = self.uninteresting_commits(exclude)
         shallow = set(shallow)
+        graph = None
+        if not exclude and not shallow and self._packs:
+            # A walk of everything: read the packs' trees in pack order first.
+            from .pack_graph import PackGraph
+            graph = PackGraph.build(self._packs, self.hash_algo.digest_size)
+        known_commits = graph.commits if graph is not None else {}
         seen: set = set()  # binary ids of trees, blobs and tags
         unhex = binascii.unhexlify
         digest = self.hash_algo.digest_size
@@ -595,10 +607,14 @@ class ReachabilityWalker:
             if sha in seen_commits or sha in excluded_commits:
                 continue
             seen_commits.add(sha)
-            type_num, body = self._raw(sha)
-            if type_num != COMMIT:
-                raise ObjectFormatError(f"{sha!r} is not a commit")
-            tree, parents = commit_tree_and_parents(body)
+            info = known_commits.get(sha)
+            if info is None:
+                type_num, body = self._raw(sha)
+                if type_num != COMMIT:
+                    raise ObjectFormatError(f"{sha!r} is not a commit")
+                tree, parents = commit_tree_and_parents(body)
+            else:
+                tree, parents = info[0], info[1]
             commits_out.append((sha, tree))
             if sha in shallow:
                 continue
@@ -612,7 +628,11 @@ class ReachabilityWalker:
                 elif p not in seen_commits:
                     stack.append(p)
 
-        trees = TreeWalker(self.get_raw, digest, self._reader, seen)
+        if graph is not None:
+            from .pack_graph import PackGraphTreeWalker
+            trees = PackGraphTreeWalker(graph, self.get_raw, digest, self._reader, seen)
+        else:
+            trees = TreeWalker(self.get_raw, digest, self._reader, seen)
         for tree in edge_trees:
             trees.mark(unhex(tree))
 
@@ -630,3 +650,4 @@ class ReachabilityWalker:
                 seen.add(unhex(tree))
                 yield tree, TREE, b""
                 yield from trees.walk(unhex(tree))
+        yield from trees.flush()

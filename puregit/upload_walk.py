@@ -355,13 +355,25 @@ class ObjectWalk:
             raise MissingObjectError(sha) from None
 
     def _tree_walker(self, seen: set) -> TreeWalker:
-        """The shared tree walk (graph.TreeWalker), reading packs directly when the store has them."""
+        """The shared tree walk (graph.TreeWalker), reading packs directly when the store has them.
+
+        A walk of everything (a clone: no haves, shallow or filter) reads the
+        packs' commits and trees in pack order first (see pack_graph).
+        """
         reader = None
         packs = getattr(self.store, "_walk_packs", None)
         packs = packs() if packs is not None else None
         if packs:
             from .pack import PackedObjectReader
             reader = PackedObjectReader(packs)
+            if not self.haves and not self.shallow and self.filter is None:
+                from .pack_graph import PackGraph, PackGraphTreeWalker
+                graph = PackGraph.build(packs, self.digest)
+                if graph is not None:
+                    info = self.graph._info
+                    for sha, got in graph.commits.items():
+                        info.setdefault(sha, got)
+                    return PackGraphTreeWalker(graph, self.store.get_raw, self.digest, reader, seen)
         return TreeWalker(self.store.get_raw, self.digest, reader, seen)
 
     def __iter__(self) -> Iterator[tuple[bytes, int, Optional[bytes]]]:
@@ -438,6 +450,7 @@ class ObjectWalk:
             else:
                 yield hexlify(tree), TREE, b""
             yield from trees.walk(tree, b"", flt, self.blob_size, depth_of)
+        yield from trees.flush()
 
 
 def shallow_boundary(graph: CommitGraph, wants: Iterable[bytes], depth: int,

@@ -1,0 +1,303 @@
+"""Commit and tree edges of whole packs, read in pack order, for walks of everything.
+
+A clone or ``pack-objects --all`` walks every tree of a history.  Reading
+them in walk order costs an index lookup, a base-cache lookup and a chain
+walk per tree; reading them in *pack order* the way ``pack_indexer``
+resolves deltas (each family from its full base down, the base in hand)
+costs one inflate and one delta application each.  :class:`PackGraph` does
+that once per walk and keeps, per tree, only what a walk needs:
+
+* the tree's delta base (None for a full entry) and
+* the entries it does not copy whole from that base (raw ``mode name\\0id``
+  bytes) -- usually a handful, found the way ``graph.TreeScanner`` finds
+  them.  Full trees are not kept: the walker reads and parses those;
+
+and per commit its tree, parents and time.  :class:`PackGraphTreeWalker`
+then walks from the wanted trees: a tree's copied entries are entries of its
+base, so once the base is known reachable only the new entries need looking
+at.  A tree whose base turns out unreachable is re-read and walked whole at
+the end (:meth:`PackGraphTreeWalker.flush`), so the result is exact.
+Anything odd while building (a malformed object, a deep chain) just leaves
+that object out: the walker then reads it the ordinary way, which reports it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from array import array
+from binascii import hexlify
+from bisect import bisect_left, bisect_right
+from itertools import accumulate
+from operator import itemgetter
+from typing import Iterator, Optional
+
+from .delta import apply_delta
+from .errors import PuregitError
+from .graph import (_DIR_MODES, _GITLINK_MODES, BLOB, TREE, TreeWalker, _entry_re,
+                    commit_time, commit_tree_and_parents)
+from .pack import OFS_DELTA, REF_DELTA, parse_entry_header
+
+__all__ = ["PackGraph", "PackGraphTreeWalker", "MIN_OBJECTS"]
+
+MIN_OBJECTS = 2000          # below this a plain walk is as fast
+_MAX_HELD = 256 << 20       # bytes of bases held on one family's stack
+_MAX_DEPTH = 10_000
+
+
+class PackGraph:
+    """``trees``: binary id -> (base binary id or None, new raw entries);
+    ``commits``: hex id -> (tree hex id, parent hex ids, commit time)."""
+
+    def __init__(self, digest_size: int = 20) -> None:
+        self.digest_size = digest_size
+        self.trees: dict[bytes, tuple[Optional[bytes], bytes]] = {}
+        self.commits: dict[bytes, tuple[bytes, list, int]] = {}
+        self._grouped, self._whole = _entry_re(digest_size)
+
+    @classmethod
+    def build(cls, packs, digest_size: int = 20) -> Optional["PackGraph"]:
+        """The graph of every commit and tree in ``packs``; None if not worth it."""
+        packs = [p for p in packs if hasattr(p, "data") and hasattr(p, "index")]
+        if sum(len(p) for p in packs) < MIN_OBJECTS:
+            return None
+        graph = cls(digest_size)
+        for pack in packs:
+            graph._add_pack(pack)
+        return graph
+
+    # -- reading one pack
+    def _add_pack(self, pack) -> None:
+        hs = self.digest_size
+        data = pack.data
+        mm = data._mmap
+        end = data.data_end
+        max_size = data.max_object_size
+        entries = sorted(pack.index.iterentries(), key=itemgetter(1))
+        offs = list(map(itemgetter(1), entries))
+        shas = list(map(itemgetter(0), entries))
+        del entries
+        n = len(offs)
+        at_offset = dict(zip(offs, range(n)))
+        at_sha = None
+        types = bytearray(n)
+        starts = array("Q", bytes(8 * n))   # where each entry's zlib data starts
+        sizes = array("Q", bytes(8 * n))
+        kids: dict[int, list] = {}
+        for i in range(n):
+            t, size, base, pos = parse_entry_header(mm, offs[i], hs)
+            types[i] = t
+            starts[i] = pos
+            sizes[i] = size
+            if t == OFS_DELTA:
+                b = at_offset.get(base)
+            elif t == REF_DELTA:
+                if at_sha is None:
+                    at_sha = dict(zip(shas, range(n)))
+                b = at_sha.get(base)
+            else:
+                continue
+            if b is not None:
+                got = kids.get(b)
+                if got is None:
+                    kids[b] = [i]
+                else:
+                    got.append(i)
+
+        def inflate(i: int) -> bytes:
+            size = sizes[i]
+            if size > max_size:
+                raise PuregitError("object too large")
+            stop = offs[i + 1] if i + 1 < n else end
+            out = zlib.decompress(mm[starts[i]:stop], 15, size or 1)
+            if len(out) != size:
+                raise PuregitError("entry size mismatch")
+            return out
+
+        for i in range(n):
+            t = types[i]
+            if t == 1 or t == 2:
+                try:
+                    body = inflate(i)
+                except (zlib.error, PuregitError):
+                    continue
+                if t == 1:
+                    self._commit_family(i, body, kids, shas, inflate, max_size)
+                else:
+                    self._tree_family(i, body, kids, shas, inflate, max_size)
+
+    def _commit_family(self, i, body, kids, shas, inflate, max_size) -> None:
+        commits = self.commits
+        stack = [(i, body)]
+        while stack:
+            j, body = stack.pop()
+            try:
+                tree, parents = commit_tree_and_parents(body)
+                commits.setdefault(hexlify(shas[j]), (tree, parents, commit_time(body)))
+            except (PuregitError, ValueError):
+                pass
+            if len(stack) > _MAX_DEPTH:
+                return
+            for k in kids.get(j, ()):
+                try:
+                    stack.append((k, apply_delta(body, inflate(k), max_size)))
+                except (zlib.error, PuregitError):
+                    continue
+
+    def _tree_family(self, i, body, kids, shas, inflate, max_size) -> None:
+        """Resolve a full tree's delta family depth-first, scanning each tree against its base."""
+        trees = self.trees
+        known = self._full(body)   # full trees are not kept: the walker reads them itself
+        # frame: [body, entry starts (None if malformed), id, children, next child]
+        stack = [[body, known, shas[i], kids.get(i, ()), 0]]
+        held = len(body)
+        while stack:
+            frame = stack[-1]
+            children = frame[3]
+            k = frame[4]
+            if k >= len(children):
+                stack.pop()
+                held -= len(frame[0])
+                continue
+            frame[4] = k + 1
+            child = children[k]
+            runs: list = []
+            try:
+                result = apply_delta(frame[0], inflate(child), max_size, runs)
+            except (zlib.error, PuregitError):
+                continue
+            base_known = frame[1]
+            if base_known is not None and len(result) <= 0xFFFFFFFF:
+                got = self._against(result, runs, base_known)
+                starts = None
+                if got is not None:
+                    starts, new = got
+                    trees.setdefault(shas[child], (frame[2], new))
+            else:
+                starts = self._full(result)
+            if child in kids:
+                if held + len(result) > _MAX_HELD or len(stack) > _MAX_DEPTH:
+                    continue   # too much in hand: its deltas are read the ordinary way
+                stack.append([result, starts, shas[child], kids[child], 0])
+                held += len(result)
+
+    def _full(self, body: bytes) -> Optional[array]:
+        """Entry starts (and the end) of a tree, or None if it does not parse."""
+        if len(body) > 0xFFFFFFFF:
+            return None
+        starts = array("I", accumulate(map(len, self._whole.findall(body)), initial=0))
+        return starts if starts[-1] == len(body) else None
+
+    def _against(self, body: bytes, runs: list, known: array):
+        """(entry starts, raw entries not copied whole from the base), or None if malformed."""
+        match = self._whole.match
+        last = len(known) - 1
+        starts = array("I")
+        new: list = []
+        p = 0
+        n = len(body)
+        for start, end, other in runs:
+            while p < start:
+                m = match(body, p)
+                if m is None:
+                    return None
+                starts.append(p)
+                new.append(m.group())
+                p = m.end()
+            while p < end:
+                q = other + p - start
+                i = bisect_left(known, q)
+                if i <= last and known[i] == q:
+                    j = bisect_right(known, other + end - start) - 1
+                    if j > i:
+                        shift = p - q
+                        starts.extend(known[i:j] if not shift else map(shift.__add__, known[i:j]))
+                        p = known[j] + shift
+                        continue
+                m = match(body, p)
+                if m is None:
+                    return None
+                starts.append(p)
+                new.append(m.group())
+                p = m.end()
+        while p < n:
+            m = match(body, p)
+            if m is None:
+                return None
+            starts.append(p)
+            new.append(m.group())
+            p = m.end()
+        starts.append(n)
+        return starts, b"".join(new)
+
+
+class PackGraphTreeWalker(TreeWalker):
+    """``TreeWalker`` for unfiltered walks that reads trees from a :class:`PackGraph`.
+
+    Callers must exhaust :meth:`flush` after their last ``walk``: it walks
+    in full the trees whose delta base was never reached.
+    """
+
+    def __init__(self, graph: PackGraph, get_raw, digest_size: int = 20, reader=None,
+                 seen: Optional[set] = None) -> None:
+        super().__init__(get_raw, digest_size, reader, seen)
+        self.graph = graph
+        self._deferred: list = []
+        self._parse = _entry_re(digest_size)[0].findall
+
+    def _walk_all(self, tree: bytes, path: bytes):
+        trees = self.graph.trees
+        seen = self.seen
+        parse = self._parse
+        dirs = _DIR_MODES
+        gitlinks = _GITLINK_MODES
+        deferred = self._deferred
+        stack = [(tree, path)]
+        while stack:
+            binsha, base_path = stack.pop()
+            info = trees.get(binsha)
+            if info is None:
+                raw = self.read_tree(binsha, None, False)[0]
+                entries = self._entries(raw)
+            else:
+                base, raw = info
+                if base is not None and base not in seen:
+                    deferred.append((binsha, base_path))
+                entries = parse(raw)
+            prefix = base_path + b"/" if base_path else b""
+            subtrees = []
+            for mode, name, child in entries:
+                if child in seen or mode in gitlinks:
+                    continue
+                seen.add(child)
+                if mode in dirs:
+                    yield hexlify(child), TREE, prefix + name
+                    subtrees.append((child, prefix + name))
+                else:
+                    yield hexlify(child), BLOB, prefix + name
+            if subtrees:
+                stack.extend(reversed(subtrees))
+
+    def _entries(self, body: bytes) -> list:
+        from .graph import parse_tree_entries
+        return parse_tree_entries(body, self.digest_size)
+
+    def flush(self) -> Iterator[tuple[bytes, int, bytes]]:
+        """Walk whole the trees whose delta base is not reachable after all."""
+        seen = self.seen
+        trees = self.graph.trees
+        while self._deferred:
+            pending, self._deferred = self._deferred, []
+            for binsha, path in pending:
+                if trees[binsha][0] in seen:
+                    continue   # the base was reached later: its entries are walked
+                body = self.read_tree(binsha, None, False)[0]
+                prefix = path + b"/" if path else b""
+                for mode, name, child in self._entries(body):
+                    if child in seen or mode in _GITLINK_MODES:
+                        continue
+                    seen.add(child)
+                    if mode in _DIR_MODES:
+                        yield hexlify(child), TREE, prefix + name
+                        yield from self._walk_all(child, prefix + name)
+                    else:
+                        yield hexlify(child), BLOB, prefix + name
