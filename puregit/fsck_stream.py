@@ -32,7 +32,6 @@ from itertools import accumulate, compress
 from operator import itemgetter
 from typing import Callable, Optional
 
-from .delta import delta_copy_runs
 from .errors import PuregitError
 from .fsck import (_ORDINARY_MODES, _SPECIAL_NAMES, _UNUSUAL_NAME, FsckPolicy, Problem,
                    check_gitattributes, check_gitmodules, check_object, check_tree)
@@ -49,8 +48,8 @@ class StreamFsck:
     """Collects fatal problems (and references) of objects as an indexer resolves them.
 
     Call it as ``checker(index, type_num, body, binary id, base index or None,
-    delta or None)`` for every commit, tree and tag, bases before their
-    deltas; then :meth:`finish` checks the ``.gitmodules``/``.gitattributes``
+    copy runs or None)`` for every commit, tree and tag, bases before their
+    deltas (see ``pack_indexer.Inspect``); then :meth:`finish` checks the ``.gitmodules``/``.gitattributes``
     blobs the trees named.  ``references`` (a set, or None to skip) receives
     the binary ids the objects point at, gitlinks excepted.
     """
@@ -72,12 +71,12 @@ class StreamFsck:
         self._null = b"\0" * digest_size
 
     def __call__(self, index: int, type_num: int, body: bytes, binsha: bytes,
-                 base_index: Optional[int] = None, delta: Optional[bytes] = None) -> None:
+                 base_index: Optional[int] = None, runs: Optional[list] = None) -> None:
         skip = self.policy.skip
         if skip and hexlify(binsha) in skip:
             return
         if type_num == 2:
-            self._tree(index, body, binsha, base_index, delta)
+            self._tree(index, body, binsha, base_index, runs)
             return
         problems = check_object(type_num, body, self.hex_size)
         if problems:
@@ -101,17 +100,15 @@ class StreamFsck:
         self.fatal += [(hexsha, p) for p in problems if is_fatal(p)]
 
     # -- trees
-    def _tree(self, index: int, body: bytes, binsha: bytes, base_index, delta) -> None:
+    def _tree(self, index: int, body: bytes, binsha: bytes, base_index, runs) -> None:
         self.stats["trees"] += 1
         if len(body) > 0xFFFFFFFF:   # entry offsets are kept as 32-bit numbers
             self._full_tree(None, body, binsha)
             return
-        known = self._starts.get(base_index) if base_index is not None and delta else None
+        known = self._starts.get(base_index) if base_index is not None and runs is not None \
+            else None
         if known is not None:
-            try:
-                starts = self._against(body, delta_copy_runs(delta), known)
-            except PuregitError:
-                starts = None
+            starts = self._against(body, runs, known)
             if starts is not None:
                 self.stats["trees_against_base"] += 1
                 self._remember(index, starts)

@@ -45,10 +45,12 @@ from .pack_index import write_pack_index_tables
 
 _TYPE_NAMES = (b"", b"commit", b"tree", b"blob", b"tag")
 
-Inspect = Callable[[int, int, bytes, bytes, Optional[int], Optional[bytes]], None]
-"""``inspect(index, type, body, binary id, base index, delta)``: called for every
-commit, tree and tag of a received pack while its body is in hand, bases
-before their deltas (``base index``/``delta`` are None for whole entries)."""
+Inspect = Callable[[int, int, bytes, bytes, Optional[int], Optional[list]], None]
+"""``inspect(index, type, body, binary id, base index, copy runs)``: called for
+every commit, tree and tag of a received pack while its body is in hand, bases
+before their deltas.  ``base index`` is None for whole entries; ``copy runs``
+(for trees built by a delta: ``delta.delta_copy_runs`` of it) tell which
+stretches of the body are copies of the base."""
 _FEED_STEP = 1 << 20          # how much input to hand zlib at once when streaming
 _OUT_CHUNK = 1 << 22          # inflate big objects in pieces of this size
 _STACK_BUDGET = 64 << 20      # bases held while resolving deltas
@@ -570,8 +572,8 @@ class _Resolver:
                 stack.pop()
                 held -= len(base)
             child = kids[k]
-            delta = inflate(child)
-            result = apply_delta(base, delta, max_size)
+            runs = [] if typ == 2 and inspect is not None else None
+            result = apply_delta(base, inflate(child), max_size, runs)
             base = None
             h = new_hash(b"%s %d\0" % (_TYPE_NAMES[typ], len(result)))
             h.update(result)
@@ -579,7 +581,7 @@ class _Resolver:
             shas[child * hs:(child + 1) * hs] = digest
             resolved[child] = typ
             if inspect is not None and typ != 3:
-                inspect(child, typ, result, digest, frame[4], delta)
+                inspect(child, typ, result, digest, frame[4], runs)
             grandkids = self._kids(child, digest)
             if grandkids:
                 stack.append([result, typ, grandkids, 0, child])

@@ -252,3 +252,25 @@ def test_connected_by_closure():
     assert not connected_by_closure([b"d" * 40], set(), q, has)          # tip missing
     assert not connected_by_closure([b"b" * 40], {b"e" * 40}, q, has)    # reference missing
     assert connected_by_closure([b"a" * 40], set(), q, has)               # tip already there
+
+
+_COMMIT_PARTS = [b"tree ", b"parent ", b"author ", b"committer ", b"a" * 40, b"0" * 40, b"\n",
+                 b" ", b"<", b">", b"A U Thor", b"a@b", b"0", b"1", b"01", b"9" * 19, b"+0000",
+                 b"-0130", b"+00x0", b"\0", b"encoding x\n", b"\n\nmessage\n", b"x"]
+_GOOD_COMMIT = (b"tree " + b"a" * 40 + b"\nparent " + b"b" * 40 + b"\nauthor A <a@b> 1 +0000\n"
+                b"committer C <c@d> 1700000000 -0130\n\nmsg\n")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(0, len(_GOOD_COMMIT)), st.integers(0, 12),
+       st.lists(st.sampled_from(_COMMIT_PARTS), max_size=4))
+def test_fast_and_careful_commit_checks_agree(at, cut, parts):
+    body = _GOOD_COMMIT[:at] + b"".join(parts) + _GOOD_COMMIT[at + cut:]
+    bad = _fsck._verify_headers(body)
+    careful = [bad] if bad is not None else _fsck._check_commit_carefully(body, 40)
+    assert _fsck.check_commit(body) == careful
+
+
+def test_ordinary_commit_takes_the_fast_path():
+    assert _fsck._ORDINARY_COMMIT[40].match(_GOOD_COMMIT)
+    assert _fsck.check_commit(_GOOD_COMMIT) == []

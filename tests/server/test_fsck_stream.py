@@ -13,6 +13,7 @@ from hypothesis import given, settings, strategies as st
 
 from helpers import git
 
+from puregit.delta import delta_copy_runs
 from puregit.delta_create import create_delta
 from puregit.fsck import FsckPolicy, check_tree
 from puregit.fsck_stream import StreamFsck
@@ -48,7 +49,7 @@ def run_pair(base_entries, target_entries, strict=True):
     chk = StreamFsck(policy, 20, refs)
     chk(0, 2, base, b"\1" * 20)
     assert chk.fatal == []
-    chk(1, 2, target, b"\2" * 20, 0, create_delta(base, target))
+    chk(1, 2, target, b"\2" * 20, 0, delta_copy_runs(create_delta(base, target)))
     streamed = sorted(p.msg_id for _, p in chk.fatal)
     full = sorted(p.msg_id for p in check_tree(target).problems if policy.is_fatal(p))
     return streamed, full, refs, chk.stats["trees_against_base"] == 1
@@ -136,7 +137,7 @@ def test_unclean_base_means_full_check():
     chk(0, 2, base_body, b"\1" * 20)
     assert [p.msg_id for _, p in chk.fatal] == ["nullSha1"]
     target = body_of(base + [(BLOB_MODE, b"zzzz", sha(1))])
-    chk(1, 2, target, b"\2" * 20, 0, create_delta(base_body, target))
+    chk(1, 2, target, b"\2" * 20, 0, delta_copy_runs(create_delta(base_body, target)))
     assert chk.stats["trees_against_base"] == 0
     assert [p.msg_id for _, p in chk.fatal] == ["nullSha1", "nullSha1"]
 
