@@ -97,12 +97,9 @@ MULTI_ACK_DETAILED = 2
 
 def agent_string() -> bytes:
     """Our ``agent=`` value: ``puregit/<version>``."""
-    try:
-        from importlib.metadata import version
-
-        v = version("puregit")
-    except Exception:  # not installed: any failure just means "unknown"
-        v = "0"
+    # The package's own version string: asking importlib.metadata would import
+    # email, csv, zipfile... (over a megabyte) on every connection.
+    from . import __version__ as v
     return ("puregit/" + v).encode("ascii", "replace").replace(b" ", b"_")
 
 

@@ -120,11 +120,14 @@ def cmd_show_ref(args: argparse.Namespace) -> int:
     return 0 if names else 1
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
+    """The command-line parser; with ``only``, just that subcommand's (cheaper to build)."""
     parser = argparse.ArgumentParser(prog="puregit", description="Git, in pure Python.")
     parser.add_argument("--version", action="version", version=f"puregit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="<command>")
     for name, (setup, run) in sorted(COMMANDS.items()):
+        if only is not None and name != only:
+            continue
         p = sub.add_parser(name)
         setup(p)
         p.set_defaults(run=run)
@@ -144,7 +147,11 @@ def _load_plugins() -> None:
 
 def main(argv: Optional[list[str]] = None) -> int:
     _load_plugins()
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    # A known subcommand first: build only its parser (its help and errors are
+    # the same; anything else gets the full parser and its command list).
+    parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 
@@ -84,6 +83,8 @@ def _setup_daemon(p: argparse.ArgumentParser) -> None:
 
 @command("daemon", _setup_daemon)
 def cmd_daemon(args: argparse.Namespace) -> int:
+    import logging  # only the daemon logs; other commands need not import it
+
     from .backend import FileSystemBackend
     from .server import TCPGitServer
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

@@ -25,10 +25,10 @@ it is trusted, and on any error the temp files are removed.
 from __future__ import annotations
 
 import bisect
-import hashlib
 import mmap
 import os
 import struct
+import sys
 import tempfile
 import zlib
 from array import array
@@ -660,38 +660,47 @@ class _Resolver:
 # --- driving both passes ----------------------------------------------------
 
 def _sorted_tables(scan: PackScanner) -> tuple[bytes, array, array]:
-    """Sort the entry table by id with C-level work only.
+    """Sort the entry table by id without a Python object per entry.
 
-    Each entry becomes one ``id + index`` record, built and taken apart with
-    extended-slice copies; sorting the records is a plain bytes sort.
+    A clone's peak memory is reached here, so the order is found by a
+    counting sort on each id's first two bytes (arrays only), and only
+    the few ids sharing those bytes are compared whole.
     """
     hs = scan.hs
     n = len(scan.offsets)
-    rec = hs + 4
-    inter = bytearray(n * rec)
     shas = scan.shas
-    for b in range(hs):
-        inter[b::rec] = shas[b::hs]
-    raw = array("I", range(n)).tobytes()
-    for b in range(4):
-        inter[hs + b::rec] = raw[b::4]
-    del raw
-    data = bytes(inter)
-    del inter
-    recs = [data[k:k + rec] for k in range(0, n * rec, rec)]
-    del data
-    recs.sort()
-    joined = b"".join(recs)
-    del recs
+    k = bytearray(2 * n)
+    k[0::2] = shas[0::hs]
+    k[1::2] = shas[1::hs]
+    keys = array("H", bytes(k))
+    del k
+    if sys.byteorder == "little":
+        keys.byteswap()                  # keys[i] == first two bytes of id i, big-endian
+    ends = array("I", bytes(4 * 65537))
+    for key in keys:
+        ends[key + 1] += 1
+    total = 0
+    for b in range(65537):
+        total += ends[b]
+        ends[b] = total
+    order = array("I", bytes(4 * n))
+    for i, key in enumerate(keys):       # stable placement; ends[b] moves to bucket b's end
+        p = ends[key]
+        order[p] = i
+        ends[key] = p + 1
+    del keys
+    prev = 0
+    for b in range(65536):
+        end = ends[b]
+        if end - prev > 1:
+            order[prev:end] = array("I", sorted(order[prev:end],
+                                                key=lambda i: shas[i * hs:(i + 1) * hs]))
+        prev = end
     ids = bytearray(n * hs)
-    for b in range(hs):
-        ids[b::hs] = joined[b::rec]
-    order_raw = bytearray(n * 4)
-    for b in range(4):
-        order_raw[b::4] = joined[hs + b::rec]
-    del joined
-    order = array("I")
-    order.frombytes(bytes(order_raw))
+    pos = 0
+    for i in order:
+        ids[pos:pos + hs] = shas[i * hs:(i + 1) * hs]
+        pos += hs
     offsets = scan.offsets
     crcs = scan.crcs
     return (bytes(ids), array("Q", map(offsets.__getitem__, order)),

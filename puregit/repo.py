@@ -7,9 +7,7 @@ accepts, in SHA-1 or SHA-256.  ``MemoryRepo`` keeps everything in memory.
 
 from __future__ import annotations
 
-import getpass
 import os
-import socket
 import time
 from typing import Iterable, Optional
 
@@ -61,12 +59,15 @@ def default_identity(config=None, kind: str = "COMMITTER") -> bytes:
         if email is None:
             v = _config_get(config, (b"user",), b"email")
             email = v.decode("utf-8", "replace") if v else None
+    if name is None or email is None:
+        import getpass  # (and socket below) only when git's defaults are needed
     if name is None:
         try:
             name = getpass.getuser()
         except Exception:
             name = "unknown"
     if email is None:
+        import socket
         email = f"{getpass.getuser() if name else 'unknown'}@{socket.gethostname()}"
     return f"{name} <{email}>".encode("utf-8")
 

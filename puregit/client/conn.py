@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import select
 import socket
-import subprocess
 import threading
 from typing import Optional
 
@@ -119,7 +118,7 @@ class SocketChannel(Channel):
 class ProcessChannel(Channel):
     """stdin/stdout of a child process (ssh, git-upload-pack); stderr is collected."""
 
-    def __init__(self, proc: subprocess.Popen, timeout: Optional[float] = None,
+    def __init__(self, proc: "subprocess.Popen", timeout: Optional[float] = None,
                  stderr_sink=None) -> None:
         self.proc = proc
         self._stderr: list = []
@@ -143,6 +142,7 @@ class ProcessChannel(Channel):
     def stderr_lines(self) -> list:
         """What the peer wrote on stderr (waits briefly for a dying peer to finish)."""
         if self._thread is not None:
+            import subprocess  # (lazily: git:// clients never spawn anything)
             try:
                 self.proc.wait(timeout=0.5)
             except subprocess.TimeoutExpired:
@@ -172,6 +172,7 @@ class ProcessChannel(Channel):
                 f.close()
             except OSError:
                 pass
+        import subprocess
         try:
             self.proc.wait(timeout=self.timeout or 30)
         except subprocess.TimeoutExpired:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 from typing import Any, Optional
 
 from ..errors import TransportError, TransportTimeout, UnsupportedTransport
@@ -48,15 +47,18 @@ class TCPGitClient(GitClient):
         return f"git://{netloc}/{p.lstrip('/')}"
 
     def _connect(self, service: bytes, path: bytes, protocol_version: Optional[int] = None):
+        # ASCII names as bytes: a str makes getaddrinfo (and us) load the idna
+        # codec, which imports unicodedata and stringprep.
+        name = self._host.encode("ascii" if self._host.isascii() else "idna")
         try:
-            sock = socket.create_connection((self._host, self._port), timeout=self.timeout)
+            sock = socket.create_connection((name, self._port), timeout=self.timeout)
         except socket.timeout as exc:
             raise TransportTimeout(f"connecting to {self._host}:{self._port} timed out") from exc
         except OSError as exc:
             raise TransportError(f"unable to connect to {self._host}:{self._port}: {exc}") from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         ch = SocketChannel(sock, self.timeout)
-        host = self._host.encode("idna") if self._host else b""
+        host = name
         if self._port != TCP_GIT_PORT:
             host += b":%d" % self._port
         extra = [b"version=%d" % protocol_version] if protocol_version in (1, 2) else []
@@ -157,6 +159,7 @@ class SubprocessGitClient(GitClient):
 
 
 def _spawn(argv: list, env: dict, timeout: Optional[float]) -> ProcessChannel:
+    import subprocess  # only ssh and local-process transports need it
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=env, bufsize=0)
