@@ -7,9 +7,11 @@ bench/work/, then times, in the same run:
 * puregit: walk every ref (``iter_reachable``) and stream a pack with
   ``generate_pack_chunks`` (deltify + reuse from the existing pack), and
   optionally with ``reuse=False`` (recompute every delta; slow in Python).
+* with ``--subset``: generation only, for the objects reachable from HEAD
+  (a pack with gaps: slices with re-encoded deltas), with and without slices.
 
 Each timing is the best of ``--repeat`` runs; ratios are puregit / git.
-Usage: python bench/bench_pack_write.py [--repeat N] [--no-reuse] [--profile] [BUNDLE...]
+Usage: python bench/bench_pack_write.py [--repeat N] [--no-reuse] [--subset] [--profile] [BUNDLE...]
 """
 
 from __future__ import annotations
@@ -51,6 +53,11 @@ def ref_ids(repo: str) -> list[bytes]:
     return sorted(set(out.split() + head))
 
 
+def ref_ids_head(repo: str) -> list[bytes]:
+    return subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=repo, env=ENV,
+                          stdout=subprocess.PIPE).stdout.split()
+
+
 def time_git(repo: str, *extra: str) -> tuple[float, int]:
     t = time.perf_counter()
     p = subprocess.run(["git", "pack-objects", "--all", "--stdout", "-q", *extra], cwd=repo,
@@ -75,6 +82,16 @@ def time_puregit(repo: str, refs: list[bytes], **options) -> tuple[float, int, f
     return total, size, walked, dict(gen.stats)
 
 
+def time_generation(repo: str, entries: list, **options) -> tuple[float, int]:
+    """(seconds, pack size) to stream a pack of ``entries`` from a fresh store."""
+    store = DiskObjectStore(os.path.join(repo, "objects"))
+    t = time.perf_counter()
+    size = sum(len(chunk) for chunk in PackGenerator(store, entries, **options))
+    elapsed = time.perf_counter() - t
+    store.close()
+    return elapsed, size
+
+
 def best(fn, repeat: int):
     runs = [fn() for _ in range(repeat)]
     return min(runs, key=lambda r: r[0])
@@ -85,6 +102,8 @@ def main() -> None:
     ap.add_argument("bundles", nargs="*")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-reuse", action="store_true", help="also time reuse=False")
+    ap.add_argument("--subset", action="store_true",
+                    help="also time generation for the objects reachable from HEAD")
     ap.add_argument("--profile", action="store_true", help="cProfile one puregit run")
     args = ap.parse_args()
     bundles = args.bundles or sorted(glob.glob("/work/shared/benchdata/*.bundle"))
@@ -113,6 +132,16 @@ def main() -> None:
             print(f"  puregit reuse=False         {n_t:7.2f} s  {n_size / 1e6:7.2f} MB"
                   f"  ({n_stats['deltas']} deltas) ratio time {n_t / gn_t:.2f}x,"
                   f" size {n_size / gn_size:.3f}x")
+        if args.subset:
+            store = DiskObjectStore(os.path.join(repo, "objects"))
+            head = ref_ids_head(repo)
+            entries = list(store.iter_reachable(head))
+            store.close()
+            s_t, s_size = best(lambda: time_generation(repo, entries), args.repeat)
+            n_t, n_size = best(lambda: time_generation(repo, entries, slice_min_objects=1 << 62),
+                               args.repeat)
+            print(f"  HEAD only ({len(entries)} objects), generation: slices {s_t:.2f} s "
+                  f"{s_size / 1e6:.2f} MB; entry by entry {n_t:.2f} s {n_size / 1e6:.2f} MB")
         if args.profile:
             prof = cProfile.Profile()
             prof.enable()

@@ -21,6 +21,10 @@ passes, holding per-object metadata but never the whole pack:
    each other: an earlier repack already decided they do not delta well.
 3. *write*: entries go out in git's write order (commits, tags, trees, then
    blobs, each base before its deltas), as chunks of about 64 KiB.
+
+When one pack holds most of the wanted objects (``reuse`` with
+``ofs_delta``), its entries are sent first as raw slices of the pack file
+(:mod:`puregit.pack_reuse`) and only the other objects take the passes above.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from .delta_create import DeltaIndex
 from .errors import PackError, PuregitError
 from .hashes import SHA1, HashAlgorithm
 from .pack import encode_entry_header as _encode_entry_header, encode_ofs_distance
+from . import pack_reuse
+from .pack_reuse import MAX_CHUNK, SlicePlan, plan_slice_reuse
 
 __all__ = [
     "OFS_DELTA", "REF_DELTA", "DEFAULT_WINDOW", "DEFAULT_DEPTH",
@@ -154,6 +160,9 @@ class PackGenerator:
     ``(offset, crc32)`` (what a ``.idx`` needs) and ``checksum`` holds the
     pack's binary trailer.  ``thin_bases`` are ids the receiver has: stored
     deltas against them are sent as REF_DELTA without their base.
+    ``slice_min_objects``: the fewest objects one pack must hold (and at
+    least half of those wanted) for them to be copied as slices of it
+    (default ``pack_reuse.SLICE_MIN_OBJECTS``).
     """
 
     def __init__(self, store, entries: Iterable, *, deltify: bool = True, reuse: bool = True,
@@ -162,7 +171,8 @@ class PackGenerator:
                  window: int = DEFAULT_WINDOW, depth: int = DEFAULT_DEPTH,
                  compression_level: int = -1,
                  delta_cache_budget: int = DELTA_CACHE_BUDGET,
-                 hash_algo: Optional[HashAlgorithm] = None) -> None:
+                 hash_algo: Optional[HashAlgorithm] = None,
+                 slice_min_objects: Optional[int] = None) -> None:
         self.store = store
         self._input = entries
         self.deltify = deltify
@@ -175,17 +185,65 @@ class PackGenerator:
         self.level = compression_level
         self.cache_budget = delta_cache_budget
         self.hash_algo = hash_algo or getattr(store, "hash_algo", SHA1)
-        self.entries_written: dict[bytes, tuple[int, int]] = {}
+        self.slice_min_objects = slice_min_objects
+        self._written: dict[bytes, tuple[int, int]] = {}
         self.checksum: Optional[bytes] = None
         self.stats = {"total": 0, "deltas": 0, "reused": 0, "reused_deltas": 0}
         self._objects: list[_Entry] = []
+        self._slices: Optional[SlicePlan] = None      # the region copied from one pack
+        self._slice_stubs: dict[bytes, _Entry] = {}    # its objects that are bases of others
+        self._slices_pending = False                   # its offsets not yet in _written
+
+    @property
+    def entries_written(self) -> dict[bytes, tuple[int, int]]:
+        """hex id -> (offset, crc32) of every entry written so far.
+
+        The entries copied as slices are added on first access: building
+        the map costs time that a server streaming the pack does not need.
+        """
+        if self._slices_pending:
+            self._slices_pending = False
+            self._written.update(self._slices.written())
+        return self._written
+
+    def _normalized_input(self) -> tuple[list, list]:
+        """(items as (hex id, type, path), their ids); checked in C when already so."""
+        items = self._input if isinstance(self._input, list) else list(self._input)
+        if (set(map(type, items)) == {tuple} and set(map(len, items)) == {3}):
+            ids = [it[0] for it in items]
+            if (set(map(type, ids)) == {bytes}
+                    and set(map(len, ids)) == {self.hash_algo.hex_size}):
+                return items, ids
+        items = [_normalize_entry(it) for it in items]
+        return items, [it[0] for it in items]
 
     # -- pass 1: counting
     def _count(self) -> None:
+        items, ids = self._normalized_input()
+        wanted = set(ids)
+        del ids
+        total = len(wanted)
+        self._report_done(b"Enumerating objects", total)
+        done = 0
+        packs = tuple(getattr(self.store, "packs", ())) if self.reuse else ()
+        least = self.slice_min_objects
+        if least is None:
+            least = pack_reuse.SLICE_MIN_OBJECTS
+        if packs and self.ofs_delta and total >= least:
+            plan = self._slices = plan_slice_reuse(packs, wanted, self.thin_bases,
+                                                   min_objects=least)
+            if plan is not None:
+                done = plan.count
+                if done == total:
+                    items = []
+                else:
+                    rest = wanted.difference(plan.ids())
+                    items = [it for it in items if it[0] in rest]
+        del wanted
         hash_cache: dict = {}
         seen: dict[bytes, _Entry] = {}
-        for item in self._input:
-            hex_id, type_num, path = _normalize_entry(item)
+        for item in items:
+            hex_id, type_num, path = item
             if hex_id in seen:
                 continue
             h = hash_cache.get(path)
@@ -194,8 +252,6 @@ class PackGenerator:
             e = _Entry(hex_id, type_num, h, len(seen))
             seen[hex_id] = e
         objects = list(seen.values())
-        self._report_done(b"Enumerating objects", len(objects))
-        packs = tuple(getattr(self.store, "packs", ())) if self.reuse else ()
         for pack in packs:
             if not hasattr(pack, "get_stored_entry"):
                 continue
@@ -206,8 +262,8 @@ class PackGenerator:
                 e.type_num = type_num
                 e.size = len(body)
             if not i & 1023:
-                self._report(b"Counting objects", i + 1, len(objects))
-        self._report_done(b"Counting objects", len(objects))
+                self._report(b"Counting objects", done + i + 1, total)
+        self._report_done(b"Counting objects", total)
         self._limit_chains(objects)
         self._objects = objects
 
@@ -251,6 +307,8 @@ class PackGenerator:
             return
         base_id = _hex(se.delta_base)
         base = seen.get(base_id)
+        if base is None and self._slices is not None:
+            base = self._slice_stub(base_id)
         if base is not None and base is not e:
             e.base = base
         elif base_id in self.thin_bases:
@@ -259,6 +317,18 @@ class PackGenerator:
             return
         e.reused = True
         e.delta_size = se.size
+
+    def _slice_stub(self, hex_id: bytes) -> Optional[_Entry]:
+        """A written-already stand-in for an object of the slice region, or None."""
+        stub = self._slice_stubs.get(hex_id)
+        if stub is None:
+            offset = self._slices.out_offset(hex_id)
+            if offset is None:
+                return None
+            stub = self._slice_stubs[hex_id] = _Entry(hex_id, None, 0, -1)
+            stub.offset = offset
+            stub.reused = True
+        return stub
 
     def _limit_chains(self, objects: list[_Entry]) -> None:
         """Give every delta its chain depth; write whole what loops or is too deep.
@@ -389,7 +459,7 @@ class PackGenerator:
                 continue
             chain = []
             cur = e
-            while cur is not None and id(cur) not in placed:
+            while cur is not None and cur.offset < 0 and id(cur) not in placed:
                 chain.append(cur)
                 cur = cur.base
             for c in reversed(chain):
@@ -403,11 +473,21 @@ class PackGenerator:
             self._search()
             self._limit_chains(self._objects)
         order = self._write_order()
-        total = len(order)
+        plan = self._slices
+        total = len(order) + (plan.count if plan is not None else 0)
         hasher = self.hash_algo.new()
         buf = bytearray(_pack_header(total))
         pos = len(buf)
-        written = self.entries_written
+        if plan is not None:
+            for chunk in plan.chunks(bytes(buf)):
+                hasher.update(chunk)
+                yield chunk
+            buf.clear()
+            pos += plan.size
+            self.stats["reused"] += plan.count
+            self.stats["deltas"] += plan.deltas
+            self.stats["reused_deltas"] += plan.deltas
+        written = self._written
         crc32 = zlib.crc32
         for e in order:
             e.offset = pos
@@ -417,15 +497,19 @@ class PackGenerator:
             buf += data
             pos += len(header) + len(data)
             if len(buf) >= CHUNK_SIZE:
-                chunk = bytes(buf)
-                hasher.update(chunk)
+                for chunk in _pieces(buf):
+                    hasher.update(chunk)
+                    yield chunk
                 buf.clear()
-                yield chunk
-        chunk = bytes(buf)
-        hasher.update(chunk)
+        last = list(_pieces(buf))
+        for chunk in last:
+            hasher.update(chunk)
         self.checksum = hasher.digest()
         self.stats["total"] = total
-        yield chunk + self.checksum
+        self._slices_pending = plan is not None
+        for chunk in last[:-1]:
+            yield chunk
+        yield last[-1] + self.checksum
         if self.progress is not None:
             s = self.stats
             self.progress(b"Total %d (delta %d), reused %d (delta %d)\n"
@@ -484,6 +568,15 @@ class PackGenerator:
             self.progress(b"%s: %d, done.\n" % (what, total))
         else:
             self.progress(b"%s: 100%% (%d/%d), done.\n" % (what, total, total))
+
+
+def _pieces(buf: bytearray) -> Iterator[bytes]:
+    """``buf`` as chunks of at most MAX_CHUNK bytes (one, possibly empty, when small)."""
+    if len(buf) <= MAX_CHUNK:
+        yield bytes(buf)
+        return
+    for i in range(0, len(buf), MAX_CHUNK):
+        yield bytes(buf[i:i + MAX_CHUNK])
 
 
 def _hex(sha) -> bytes:
