@@ -25,28 +25,30 @@ from __future__ import annotations
 
 import zlib
 from array import array
-from binascii import hexlify
+import re
+from binascii import hexlify, unhexlify
 from bisect import bisect_left, bisect_right
 from itertools import accumulate
-from operator import itemgetter
 from typing import Iterator, Optional
 
 from .delta import apply_delta
 from .errors import PuregitError
 from .graph import (_DIR_MODES, _GITLINK_MODES, BLOB, TREE, TreeWalker, _entry_re,
-                    commit_time, commit_tree_and_parents)
-from .pack import OFS_DELTA, REF_DELTA, parse_entry_header
+                    commit_tree_and_parents)
+from .pack import parse_entry_header
 
 __all__ = ["PackGraph", "PackGraphTreeWalker", "MIN_OBJECTS"]
 
 MIN_OBJECTS = 2000          # below this a plain walk is as fast
 _MAX_HELD = 256 << 20       # bytes of bases held on one family's stack
 _MAX_DEPTH = 10_000
+_FULL_COMMIT_OR_TREE = re.compile(rb"[\x01\x02]")   # over the entry types in pack order
 
 
 class PackGraph:
     """``trees``: binary id -> (base binary id or None, new raw entries);
-    ``commits``: hex id -> (tree hex id, parent hex ids, commit time)."""
+    ``commits``: hex id -> (tree hex id, parent hex ids, None): the commit time
+    is not read here (``upload_walk.CommitGraph`` reads it when asked)."""
 
     def __init__(self, digest_size: int = 20) -> None:
         self.digest_size = digest_size
@@ -67,63 +69,47 @@ class PackGraph:
 
     # -- reading one pack
     def _add_pack(self, pack) -> None:
+        from .pack_reuse import _layout
         hs = self.digest_size
         data = pack.data
         mm = data._mmap
-        end = data.data_end
         max_size = data.max_object_size
-        entries = sorted(pack.index.iterentries(), key=itemgetter(1))
-        offs = list(map(itemgetter(1), entries))
-        shas = list(map(itemgetter(0), entries))
-        del entries
-        n = len(offs)
-        at_offset = dict(zip(offs, range(n)))
-        at_sha = None
-        types = bytearray(n)
-        starts = array("Q", bytes(8 * n))   # where each entry's zlib data starts
-        sizes = array("Q", bytes(8 * n))
+        lay = _layout(pack)            # the pack's tables, shared with pack writing
+        bo = lay.by_offset()
+        ids = bo.ids                   # hex ids in pack order
+        offs = bo.offs                 # their offsets, then the end of the entries
         kids: dict[int, list] = {}
-        for i in range(n):
-            t, size, base, pos = parse_entry_header(mm, offs[i], hs)
-            types[i] = t
-            starts[i] = pos
-            sizes[i] = size
-            if t == OFS_DELTA:
-                b = at_offset.get(base)
-            elif t == REF_DELTA:
-                if at_sha is None:
-                    at_sha = dict(zip(shas, range(n)))
-                b = at_sha.get(base)
+        where, bases = lay.ofs_bases()
+        for k, b in zip(where, bases):
+            got = kids.get(b)
+            if got is None:
+                kids[b] = [k]
             else:
-                continue
+                got.append(k)
+        for k in bo.refs:
+            b = lay.position(lay.ref_base(k))
             if b is not None:
-                got = kids.get(b)
-                if got is None:
-                    kids[b] = [i]
-                else:
-                    got.append(i)
+                kids.setdefault(b, []).append(k)
 
         def inflate(i: int) -> bytes:
-            size = sizes[i]
+            _, size, _, pos = parse_entry_header(mm, offs[i], hs)
             if size > max_size:
                 raise PuregitError("object too large")
-            stop = offs[i + 1] if i + 1 < n else end
-            out = zlib.decompress(mm[starts[i]:stop], 15, size or 1)
+            out = zlib.decompress(mm[pos:offs[i + 1]], 15, size or 1)
             if len(out) != size:
                 raise PuregitError("entry size mismatch")
             return out
 
-        for i in range(n):
-            t = types[i]
-            if t == 1 or t == 2:
-                try:
-                    body = inflate(i)
-                except (zlib.error, PuregitError):
-                    continue
-                if t == 1:
-                    self._commit_family(i, body, kids, shas, inflate, max_size)
-                else:
-                    self._tree_family(i, body, kids, shas, inflate, max_size)
+        for m in _FULL_COMMIT_OR_TREE.finditer(bo.types):
+            i = m.start()
+            try:
+                body = inflate(i)
+            except (zlib.error, PuregitError):
+                continue
+            if bo.types[i] == 1:
+                self._commit_family(i, body, kids, ids, inflate, max_size)
+            else:
+                self._tree_family(i, body, kids, ids, inflate, max_size)
 
     def _commit_family(self, i, body, kids, shas, inflate, max_size) -> None:
         commits = self.commits
@@ -132,7 +118,7 @@ class PackGraph:
             j, body = stack.pop()
             try:
                 tree, parents = commit_tree_and_parents(body)
-                commits.setdefault(hexlify(shas[j]), (tree, parents, commit_time(body)))
+                commits.setdefault(shas[j], (tree, parents, None))
             except (PuregitError, ValueError):
                 pass
             if len(stack) > _MAX_DEPTH:
@@ -147,8 +133,8 @@ class PackGraph:
         """Resolve a full tree's delta family depth-first, scanning each tree against its base."""
         trees = self.trees
         known = self._full(body)   # full trees are not kept: the walker reads them itself
-        # frame: [body, entry starts (None if malformed), id, children, next child]
-        stack = [[body, known, shas[i], kids.get(i, ()), 0]]
+        # frame: [body, entry starts (None if malformed), binary id, children, next child]
+        stack = [[body, known, unhexlify(shas[i]), kids.get(i, ()), 0]]
         held = len(body)
         while stack:
             frame = stack[-1]
@@ -166,18 +152,19 @@ class PackGraph:
             except (zlib.error, PuregitError):
                 continue
             base_known = frame[1]
+            has_kids = child in kids
             if base_known is not None and len(result) <= 0xFFFFFFFF:
-                got = self._against(result, runs, base_known)
+                got = self._against(result, runs, base_known, has_kids)
                 starts = None
                 if got is not None:
                     starts, new = got
-                    trees.setdefault(shas[child], (frame[2], new))
+                    trees.setdefault(unhexlify(shas[child]), (frame[2], new))
             else:
                 starts = self._full(result)
-            if child in kids:
+            if has_kids:
                 if held + len(result) > _MAX_HELD or len(stack) > _MAX_DEPTH:
                     continue   # too much in hand: its deltas are read the ordinary way
-                stack.append([result, starts, shas[child], kids[child], 0])
+                stack.append([result, starts, unhexlify(shas[child]), kids[child], 0])
                 held += len(result)
 
     def _full(self, body: bytes) -> Optional[array]:
@@ -187,11 +174,14 @@ class PackGraph:
         starts = array("I", accumulate(map(len, self._whole.findall(body)), initial=0))
         return starts if starts[-1] == len(body) else None
 
-    def _against(self, body: bytes, runs: list, known: array):
-        """(entry starts, raw entries not copied whole from the base), or None if malformed."""
+    def _against(self, body: bytes, runs: list, known: array, keep: bool = True):
+        """(entry starts, raw entries not copied whole from the base), or None if malformed.
+
+        ``keep``: whether the entry starts are wanted (for the tree's own deltas).
+        """
         match = self._whole.match
         last = len(known) - 1
-        starts = array("I")
+        starts = array("I") if keep else _Discard()
         new: list = []
         p = 0
         n = len(body)
@@ -210,7 +200,8 @@ class PackGraph:
                     j = bisect_right(known, other + end - start) - 1
                     if j > i:
                         shift = p - q
-                        starts.extend(known[i:j] if not shift else map(shift.__add__, known[i:j]))
+                        if keep:
+                            starts.extend(known[i:j] if not shift else map(shift.__add__, known[i:j]))
                         p = known[j] + shift
                         continue
                 m = match(body, p)
@@ -228,6 +219,15 @@ class PackGraph:
             p = m.end()
         starts.append(n)
         return starts, b"".join(new)
+
+
+class _Discard:
+    """Stands in for the entry starts of a tree nothing is built from."""
+
+    __slots__ = ()
+
+    def append(self, _: int) -> None:
+        pass
 
 
 class PackGraphTreeWalker(TreeWalker):

@@ -484,7 +484,8 @@ class UploadPack:
                 knew = True
             else:
                 self.they_have.add(oid)
-            _, parents, t = self.graph.info(oid)
+            parents = self.graph.parents(oid)
+            t = self.graph.time(oid)
             if self.oldest_have is None or t < self.oldest_have:
                 self.oldest_have = t
             self.they_have.update(parents)

@@ -64,7 +64,8 @@ class CommitGraph:
         except KeyError:
             raise MissingObjectError(sha) from None
 
-    def info(self, sha: bytes) -> tuple[bytes, list, int]:
+    def info(self, sha: bytes) -> tuple[bytes, list, Optional[int]]:
+        """(tree, parents, time or None: ask :meth:`time`)."""
         got = self._info.get(sha)
         if got is None:
             type_num, body = self._read(sha)
@@ -79,7 +80,12 @@ class CommitGraph:
         return self.info(sha)[1]
 
     def time(self, sha: bytes) -> int:
-        return self.info(sha)[2]
+        got = self.info(sha)
+        if got[2] is None:   # known from a pack graph, which leaves the time out
+            type_num, body = self._read(sha)
+            got = (got[0], got[1], commit_time(body))
+            self._info[sha] = got
+        return got[2]
 
     def peel(self, sha: bytes) -> tuple[bytes, int]:
         """Follow tags: (id, type) of the first non-tag object."""
@@ -113,7 +119,8 @@ class CommitGraph:
             if stop is not None and c in stop:
                 continue
             try:
-                _, parents, t = self.info(c)
+                parents = self.parents(c)
+                t = self.time(c)
             except (MissingObjectError, ObjectFormatError):
                 continue
             if t < min_time:
