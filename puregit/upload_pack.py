@@ -630,45 +630,29 @@ class PackSender:
         self._write = write
         self._last = time.monotonic()
         up = self.up
-        plan = None
-        if up.filter is None and not up.have_obj and not up.walk_shallow and self.use_bitmaps:
-            try:
-                plan = bitmap_plan(up.store, up.graph, up.wants)
-            except (PuregitError, KeyError, ValueError, OSError):
-                plan = None
-        if plan is not None:
-            extra_tags = list(self._tags_for(plan.contains)) if self.include_tag else []
-            if plan.whole_pack and self.ofs_delta and not extra_tags:
-                self.count = plan.bitmap.num_objects
-                if self._send_whole_pack(plan.bitmap.pack, self.count):
-                    return
-            entries = plan.entries + extra_tags
+        key = self._clone_key()
+        if key is None:
+            pack, entries = self._plan()
         else:
-            key = self._clone_key()
-            if key is None:
-                entries = list(self._entries())
-            else:
-                # Identical clones (same wants) share one walk: the first one
-                # decides, the others wait for it and reuse its answer.
+            # Identical clones (same wants, same refs) share one plan: the first
+            # one decides, the others wait for it and reuse its answer.
+            with _inflight_lock(key):
+                pack = _memo_get(key, getattr(up.store, "packs", ()))
                 entries = None
-                with _inflight_lock(key):
-                    pack = _memo_get(key, getattr(up.store, "packs", ()))
-                    if pack is None:
-                        entries = list(self._entries())
-                        pack = self._single_pack_with(entries)
-                        log.debug("walked %d objects; whole pack: %s", len(entries),
-                                  pack is not None)
-                        if pack is not None:
-                            _memo_put(key, pack)
-                if pack is not None:
-                    entries = None   # not needed while the file streams
-                    self.count = len(pack)
-                    if self._send_whole_pack(pack, self.count):
-                        return
-                    with _MEMO_LOCK:
-                        _MEMO.pop(key, None)
-                if entries is None:
-                    entries = list(self._entries())
+                if pack is None:
+                    pack, entries = self._plan()
+                    if pack is not None:
+                        _memo_put(key, pack)
+        if pack is not None:
+            entries = None   # not needed while the file streams
+            self.count = len(pack)
+            if self._send_whole_pack(pack, self.count):
+                return
+            if key is not None:
+                with _MEMO_LOCK:
+                    _MEMO.pop(key, None)
+            self.use_bitmaps = False
+            entries = self._plan(whole=False)[1]
         self.count = len(entries)
         if self.count > DELTA_SEARCH_MAX_OBJECTS:
             # Big packs are mostly copied from existing packs; searching new
@@ -683,6 +667,29 @@ class PackSender:
             self._emit(1, chunk)
         if self.sideband:
             write(pkt_line(None))
+
+    def _plan(self, whole: bool = True) -> tuple:
+        """(an on-disk pack holding exactly what to send, or None; else the entries).
+
+        From the reachability bitmap when there is one, else by walking.
+        ``whole``: whether answering with a whole pack is allowed.
+        """
+        up = self.up
+        plan = None
+        if up.filter is None and not up.have_obj and not up.walk_shallow and self.use_bitmaps:
+            try:
+                plan = bitmap_plan(up.store, up.graph, up.wants)
+            except (PuregitError, KeyError, ValueError, OSError):
+                plan = None
+        if plan is not None:
+            extra_tags = list(self._tags_for(plan.contains)) if self.include_tag else []
+            if whole and plan.whole_pack and self.ofs_delta and not extra_tags:
+                return plan.bitmap.pack, None
+            return None, plan.entries + extra_tags
+        entries = list(self._entries())
+        pack = self._single_pack_with(entries) if whole and self.ofs_delta else None
+        log.debug("walked %d objects; whole pack: %s", len(entries), pack is not None)
+        return pack, (None if pack is not None else entries)
 
     def _tags_for(self, contains: Callable[[bytes], bool]) -> Iterator:
         """include-tag: annotated tags (and tag chains) pointing at sent objects."""
@@ -708,13 +715,18 @@ class PackSender:
                 sha = tag_target(body)[0]
 
     def _clone_key(self):
-        """Memo key for a plain clone that could be answered by a whole pack, else None."""
+        """Memo key for a plain clone that could be answered by a whole pack, else None.
+
+        With include-tag the answer also depends on the tags the refs hold,
+        so the refs are part of the key.
+        """
         up = self.up
         path = getattr(up.store, "path", None)
         if (path is None or not self.ofs_delta or up.filter is not None or up.have_obj
                 or up.walk_shallow):
             return None
-        return (path, frozenset(up.wants), self.include_tag)
+        refs = hash(tuple(map(tuple, up.snapshot.refs))) if self.include_tag else None
+        return (path, frozenset(up.wants), self.include_tag, refs)
 
     def _single_pack_with(self, entries: list):
         """The on-disk pack holding exactly ``entries`` (a clone of a packed repo), or None."""
