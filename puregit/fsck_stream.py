@@ -41,7 +41,11 @@ __all__ = ["StreamFsck", "check_special_blobs"]
 
 _GITLINK = b"160000"
 _DIR = b"40000"
-_STARTS_BUDGET = 1 << 21   # entry offsets of clean trees kept for their deltas (4 bytes each)
+_STARTS_BUDGET = 1 << 22   # entry offsets of clean trees kept for their deltas (4 bytes each)
+
+
+class _Doubt(Exception):
+    """A tree entry did not parse: the careful check will say why."""
 
 
 class StreamFsck:
@@ -150,69 +154,61 @@ class StreamFsck:
         match = self._grouped.match
         last = len(known) - 1
         starts = array("I")
-        edges: list = []     # starts whose sort keys must ascend strictly
-        parsed: list = []    # entries parsed one by one (matches)
+        keys: list = []      # sort keys of the seams: parsed entries, first and last of blocks
+        parsed: list = []    # (index in keys, mode, name, id) of entries parsed one by one
         p = 0
         n = len(body)
-        for start, end, other in runs:
-            while p < start:
-                m = match(body, p)
-                if m is None:
-                    return None
-                starts.append(p)
-                edges.append(p)
-                parsed.append(m)
-                p = m.end()
-            while p < end:
-                q = other + p - start
-                i = bisect_left(known, q)
-                if i <= last and known[i] == q:
-                    j = bisect_right(known, other + end - start) - 1
-                    if j > i:
-                        shift = p - q
-                        block = known[i:j] if not shift else array("I", map(shift.__add__, known[i:j]))
-                        starts.extend(block)
-                        edges.append(block[0])
-                        if j - i > 1:
-                            edges.append(block[-1])
-                        p = known[j] + shift
-                        continue
-                m = match(body, p)
-                if m is None:
-                    return None
-                starts.append(p)
-                edges.append(p)
-                parsed.append(m)
-                p = m.end()
-        while p < n:
+
+        def one(p: int) -> int:
             m = match(body, p)
             if m is None:
-                return None
+                raise _Doubt
+            mode, name, sha = m.groups()
             starts.append(p)
-            edges.append(p)
-            parsed.append(m)
-            p = m.end()
+            parsed.append((len(keys), mode, name, sha))
+            keys.append(name + b"/" if mode == _DIR else name)
+            return m.end()
+
+        def key_at(p: int) -> bytes:
+            m = match(body, p)
+            return m.group(2) + b"/" if m.group(1) == _DIR else m.group(2)
+
+        try:
+            for start, end, other in runs:
+                while p < start:
+                    p = one(p)
+                while p < end:
+                    q = other + p - start
+                    i = bisect_left(known, q)
+                    if i <= last and known[i] == q:
+                        j = bisect_right(known, other + end - start) - 1
+                        if j > i:
+                            shift = p - q
+                            starts.extend(known[i:j] if not shift
+                                          else map(shift.__add__, known[i:j]))
+                            keys.append(key_at(p))
+                            if j - i > 1:
+                                keys.append(key_at(known[j - 1] + shift))
+                            p = known[j] + shift
+                            continue
+                    p = one(p)
+            while p < n:
+                p = one(p)
+        except _Doubt:
+            return None
         starts.append(n)
         self.stats["entries_parsed"] += len(parsed)
 
-        # Entries not copied whole from the base: the checks of fsck_tree, one by one.
-        null = self._null
-        fresh = []
-        for m in parsed:
-            mode, name, sha = m.groups()
-            if (mode not in _ORDINARY_MODES or sha == null
-                    or _UNUSUAL_NAME.search(b"\0" + name + b"\0")
-                    or name.lower() in _SPECIAL_NAMES):
+        # Entries not copied whole from the base: the checks of fsck_tree, in bulk.
+        if parsed:
+            _, modes, names, shas = zip(*parsed)
+            joined = b"\0" + b"\0".join(names) + b"\0"
+            if (not _ORDINARY_MODES.issuperset(modes) or self._null in shas
+                    or _UNUSUAL_NAME.search(joined)
+                    or not _SPECIAL_NAMES.isdisjoint(joined.lower().split(b"\0"))):
                 return None
-            if mode != _GITLINK:
-                fresh.append(sha)
 
         # Order: runs of consecutive base entries are sorted; check every seam.
-        keys = []
-        for pos in edges:
-            m = match(body, pos)
-            name = m.group(2)
-            keys.append(name + b"/" if m.group(1) == _DIR else name)
         if any(map(bytes.__ge__, keys, keys[1:])):
             return None
         # Strictly ascending keys leave one way to repeat a name: a file and a
@@ -220,17 +216,17 @@ class StreamFsck:
         # only names starting "a" between them.  A new entry whose neighbour
         # on that side does not start with its name has no twin; otherwise
         # the twin's key is looked up by bisecting the (sorted) tree.
-        at = {pos: i for i, pos in enumerate(edges)}
         last = len(keys) - 1
-        for m in parsed:
-            i = at[m.start()]
-            name = m.group(2)
-            if m.group(1) == _DIR:
+        fresh = []
+        for i, mode, name, sha in parsed:
+            if mode == _DIR:
                 if i > 0 and keys[i - 1].startswith(name) and self._has_key(body, starts, name):
                     return None
             elif i < last and keys[i + 1].startswith(name) \
                     and self._has_key(body, starts, name + b"/"):
                 return None
+            if mode != _GITLINK:
+                fresh.append(sha)
         if self.references is not None:
             self.references.update(fresh)
         return starts

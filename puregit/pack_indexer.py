@@ -133,6 +133,10 @@ class PackScanner:
         self.ofs_bases = array("Q")      # ... and their base offsets
         self.ref_children: dict[bytes, list[int]] = {}
         self.delta_count = 0
+        #: see Inspect; whole commits, trees and tags seen while streaming are
+        #: inspected here (their index goes into ``inspected``), the rest in pass 2
+        self.inspect: Optional[Inspect] = None
+        self.inspected: set = set()
         self.stream_size = 0
 
     # -- input
@@ -233,6 +237,7 @@ class PackScanner:
         crc32 = zlib.crc32
         remaining = self._remaining
         index = self.num_objects - remaining
+        inspect = self.inspect
         while remaining:
             start = pos
             abs_start = absbase + start
@@ -303,7 +308,11 @@ class PackScanner:
                     end = pos + len(chunk) - len(d.unused_data)
                     if h is not None:
                         h.update(out)
-                        shas_extend(h.digest())
+                        digest = h.digest()
+                        shas_extend(digest)
+                        if inspect is not None and typ != 3:
+                            inspect(index, typ, out, digest, None, None)
+                            self.inspected.add(index)
                     else:
                         shas_extend(zero_id)
                         self._check_delta_head(out, abs_start)
@@ -617,7 +626,7 @@ class _Resolver:
                             self.ref_base_of[k] = j
                         kids = kids + more if kids else more
                 data = None
-                if inspect is not None and typ != 3:
+                if inspect is not None and typ != 3 and j not in s.inspected:
                     data = self._inflate(j)
                     inspect(j, typ, data, binsha or bytes(s.shas[j * hs:(j + 1) * hs]), None, None)
                 if kids:
@@ -772,6 +781,7 @@ class PackIndexer:
         self.idx_path: Optional[str] = None
         self._f = os.fdopen(fd, "w+b")
         self._scan = PackScanner(hash_algo, self._f, max_object_size)
+        self._scan.inspect = inspect
         self._done = False
 
     # -- progress of the incoming stream (read-only)
