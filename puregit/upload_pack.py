@@ -636,13 +636,17 @@ class PackSender:
         else:
             # Identical clones (same wants, same refs) share one plan: the first
             # one decides, the others wait for it and reuse its answer.
-            with _inflight_lock(key):
+            with _inflight_lock(key) as flight:
                 pack = _memo_get(key, getattr(up.store, "packs", ()))
                 entries = None
-                if pack is None:
+                if pack is None and flight.shared is not None:
+                    entries = flight.shared   # computed by a clone still in flight
+                elif pack is None:
                     pack, entries = self._plan()
                     if pack is not None:
                         _memo_put(key, pack)
+                    else:
+                        flight.shared = entries
         if pack is not None:
             entries = None   # not needed while the file streams
             self.count = len(pack)
@@ -802,16 +806,29 @@ def _memo_put(key, pack) -> None:
 
 
 class _inflight_lock:
-    """One lock per memo key, dropped when nobody holds or waits for it."""
+    """One lock per memo key, dropped when nobody holds or waits for it.
+
+    ``shared`` carries a plan that is not a whole pack (the entries to send)
+    from the clone that computed it to the identical ones waiting meanwhile;
+    it goes away with the last of them, so nothing stays in memory after.
+    """
 
     def __init__(self, key) -> None:
         self.key = key
+
+    @property
+    def shared(self):
+        return self.entry[2]
+
+    @shared.setter
+    def shared(self, value) -> None:
+        self.entry[2] = value
 
     def __enter__(self):
         with _MEMO_LOCK:
             entry = _INFLIGHT.get(self.key)
             if entry is None:
-                entry = _INFLIGHT[self.key] = [threading.Lock(), 0]
+                entry = _INFLIGHT[self.key] = [threading.Lock(), 0, None]
             entry[1] += 1
         self.entry = entry
         entry[0].acquire()
