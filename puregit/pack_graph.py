@@ -25,7 +25,11 @@ from __future__ import annotations
 
 import zlib
 from array import array
+import marshal
+import os
 import re
+import threading
+import warnings
 from binascii import hexlify, unhexlify
 from bisect import bisect_left, bisect_right
 from itertools import accumulate
@@ -37,7 +41,7 @@ from .graph import (_DIR_MODES, _GITLINK_MODES, BLOB, TREE, TreeWalker, _entry_r
                     commit_tree_and_parents)
 from .pack import parse_entry_header
 
-__all__ = ["PackGraph", "PackGraphTreeWalker", "MIN_OBJECTS"]
+__all__ = ["PackGraph", "PackGraphTreeWalker", "MIN_OBJECTS", "PARALLEL_MIN_ROOTS"]
 
 MIN_OBJECTS = 2000          # below this a plain walk is as fast
 _MAX_HELD = 256 << 20       # bytes of bases held on one family's stack
@@ -57,18 +61,23 @@ class PackGraph:
         self._grouped, self._whole = _entry_re(digest_size)
 
     @classmethod
-    def build(cls, packs, digest_size: int = 20) -> Optional["PackGraph"]:
-        """The graph of every commit and tree in ``packs``; None if not worth it."""
+    def build(cls, packs, digest_size: int = 20, parallel: bool = False) -> Optional["PackGraph"]:
+        """The graph of every commit and tree in ``packs``; None if not worth it.
+
+        ``parallel``: on a machine with several cores, hand half of the delta
+        families of a big pack to a forked child process (see
+        :func:`_in_child`).  Meant for servers, where a clone waits on this.
+        """
         packs = [p for p in packs if hasattr(p, "data") and hasattr(p, "index")]
         if sum(len(p) for p in packs) < MIN_OBJECTS:
             return None
         graph = cls(digest_size)
         for pack in packs:
-            graph._add_pack(pack)
+            graph._add_pack(pack, parallel)
         return graph
 
     # -- reading one pack
-    def _add_pack(self, pack) -> None:
+    def _add_pack(self, pack, parallel: bool = False) -> None:
         from .pack_reuse import _layout
         hs = self.digest_size
         data = pack.data
@@ -100,16 +109,33 @@ class PackGraph:
                 raise PuregitError("entry size mismatch")
             return out
 
-        for m in _FULL_COMMIT_OR_TREE.finditer(bo.types):
-            i = m.start()
-            try:
-                body = inflate(i)
-            except (zlib.error, PuregitError):
-                continue
-            if bo.types[i] == 1:
-                self._commit_family(i, body, kids, ids, inflate, max_size)
-            else:
-                self._tree_family(i, body, kids, ids, inflate, max_size)
+        types = bo.types
+
+        def families(roots) -> None:
+            for i in roots:
+                try:
+                    body = inflate(i)
+                except (zlib.error, PuregitError):
+                    continue
+                if types[i] == 1:
+                    self._commit_family(i, body, kids, ids, inflate, max_size)
+                else:
+                    self._tree_family(i, body, kids, ids, inflate, max_size)
+
+        roots = [m.start() for m in _FULL_COMMIT_OR_TREE.finditer(types)]
+        if parallel and len(roots) >= PARALLEL_MIN_ROOTS and _cores() > 1:
+            got = _in_child(lambda: families(roots[1::2]),
+                            lambda: (self.trees, self.commits),
+                            lambda: families(roots[0::2]))
+            if got is not None:
+                trees, commits = got
+                for k, v in trees.items():
+                    self.trees.setdefault(k, v)
+                for k, v in commits.items():
+                    self.commits.setdefault(k, tuple(v))
+                return
+            roots = roots[1::2]   # the child failed: do its half here
+        families(roots)
 
     def _commit_family(self, i, body, kids, shas, inflate, max_size) -> None:
         commits = self.commits
@@ -219,6 +245,76 @@ class PackGraph:
             p = m.end()
         starts.append(n)
         return starts, b"".join(new)
+
+
+PARALLEL_MIN_ROOTS = 4000   # delta families below which forking costs more than it saves
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _in_child(child_work, child_result, own_work):
+    """Run ``child_work`` in a forked child while ``own_work`` runs here.
+
+    Returns ``child_result()`` as computed in the child (sent back with
+    ``marshal``), or None when forking is not possible or the child failed:
+    the caller then does the child's share itself.  The child only computes
+    (no locks, no I/O but its pipe) and leaves with ``os._exit``, which is
+    what makes forking a threaded server safe here.
+    """
+    if not hasattr(os, "fork"):
+        return None
+    try:
+        r, w = os.pipe()
+    except OSError:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)   # fork with threads (3.12+)
+            pid = os.fork()
+    except OSError:
+        os.close(r)
+        os.close(w)
+        return None
+    if pid == 0:   # the child
+        code = 1
+        try:
+            os.close(r)
+            child_work()
+            data = memoryview(marshal.dumps(child_result()))
+            while data:
+                data = data[os.write(w, data[:1 << 20]):]
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    chunks: list = []
+
+    def drain() -> None:   # read while working, or the child blocks on a full pipe
+        while True:
+            block = os.read(r, 1 << 20)
+            if not block:
+                return
+            chunks.append(block)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        own_work()
+    finally:
+        reader.join()
+        os.close(r)
+        _, status = os.waitpid(pid, 0)
+    if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+        return None
+    try:
+        return marshal.loads(b"".join(chunks))
+    except (EOFError, ValueError, TypeError):
+        return None
 
 
 class _Discard:

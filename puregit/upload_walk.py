@@ -375,7 +375,7 @@ class ObjectWalk:
             reader = PackedObjectReader(packs)
             if not self.haves and not self.shallow and self.filter is None:
                 from .pack_graph import PackGraph, PackGraphTreeWalker
-                graph = PackGraph.build(packs, self.digest)
+                graph = PackGraph.build(packs, self.digest, parallel=True)
                 if graph is not None:
                     info = self.graph._info
                     for sha, got in graph.commits.items():

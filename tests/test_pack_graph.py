@@ -153,3 +153,29 @@ def test_real_history(tmp_path):
     expected = _expected(mirror, "--all")
     assert len(got) == len(expected) and {sha for sha, _, _ in got} == set(expected)
     store.close()
+
+
+def test_parallel_build_gives_the_same_graph(repo, monkeypatch):
+    monkeypatch.setattr(pack_graph, "PARALLEL_MIN_ROOTS", 0)
+    monkeypatch.setattr(pack_graph, "_cores", lambda: 2)
+    forks = []
+    real = pack_graph._in_child
+    monkeypatch.setattr(pack_graph, "_in_child", lambda *a: forks.append(1) or real(*a))
+    store = DiskObjectStore(os.path.join(repo, ".git", "objects"))
+    one = PackGraph.build(store.packs)
+    two = PackGraph.build(store.packs, parallel=True)
+    assert forks and one.trees == two.trees and one.commits == two.commits
+    store.close()
+
+
+def test_parallel_build_survives_a_failing_child(repo, monkeypatch):
+    monkeypatch.setattr(pack_graph, "PARALLEL_MIN_ROOTS", 0)
+    monkeypatch.setattr(pack_graph, "_cores", lambda: 2)
+    monkeypatch.setattr(pack_graph.marshal, "dumps", lambda obj: 1 / 0)   # the child dies
+    store = DiskObjectStore(os.path.join(repo, ".git", "objects"))
+    one = PackGraph(20)
+    one._add_pack(store.packs[0])
+    two = PackGraph(20)
+    two._add_pack(store.packs[0], parallel=True)
+    assert one.trees == two.trees and one.commits == two.commits
+    store.close()
