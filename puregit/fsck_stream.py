@@ -250,6 +250,29 @@ class StreamFsck:
             _, old = self._starts.popitem(last=False)
             self._held -= len(old)
 
+    # -- a forked indexer (see pack_indexer) checks half of the objects in a child
+    def prepare_fork(self) -> None:
+        """Called before forking: what is known so far must not be counted twice."""
+        self._at_fork = (len(self.fatal), dict(self.stats))
+
+    def fork_state(self):
+        """What this checker learnt in a forked child, as marshal-able values."""
+        n, stats = getattr(self, "_at_fork", (0, {}))
+        return ([(h, p.msg_id, p.message) for h, p in self.fatal[n:]], self.gitmodules,
+                self.gitattributes, self.references,
+                {k: v - stats.get(k, 0) for k, v in self.stats.items()})
+
+    def merge_fork_state(self, state) -> None:
+        fatal, gitmodules, gitattributes, references, stats = state
+        self.fatal += [(h, Problem(m, text)) for h, m, text in fatal]
+        for blob, tree in gitmodules.items():
+            self.gitmodules.setdefault(blob, tree)
+        self.gitattributes |= gitattributes
+        if self.references is not None and references is not None:
+            self.references |= references
+        for k, v in stats.items():
+            self.stats[k] = self.stats.get(k, 0) + v
+
     # -- after the pack is in place
     def finish(self, get_raw: Callable[[bytes], tuple]) -> list:
         """All fatal problems, after checking the special blobs through ``get_raw(hex id)``."""

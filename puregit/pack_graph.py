@@ -25,17 +25,14 @@ from __future__ import annotations
 
 import zlib
 from array import array
-import marshal
-import os
 import re
-import threading
-import warnings
 from binascii import hexlify, unhexlify
 from bisect import bisect_left, bisect_right
 from itertools import accumulate
 from typing import Iterator, Optional
 
 from .delta import apply_delta
+from .forking import cores as _cores, in_child as _in_child
 from .errors import PuregitError
 from .graph import (_DIR_MODES, _GITLINK_MODES, BLOB, TREE, TreeWalker, _entry_re,
                     commit_tree_and_parents)
@@ -66,7 +63,7 @@ class PackGraph:
 
         ``parallel``: on a machine with several cores, hand half of the delta
         families of a big pack to a forked child process (see
-        :func:`_in_child`).  Meant for servers, where a clone waits on this.
+        ``forking.in_child``).  Meant for servers, where a clone waits on this.
         """
         packs = [p for p in packs if hasattr(p, "data") and hasattr(p, "index")]
         if sum(len(p) for p in packs) < MIN_OBJECTS:
@@ -248,73 +245,6 @@ class PackGraph:
 
 
 PARALLEL_MIN_ROOTS = 4000   # delta families below which forking costs more than it saves
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def _in_child(child_work, child_result, own_work):
-    """Run ``child_work`` in a forked child while ``own_work`` runs here.
-
-    Returns ``child_result()`` as computed in the child (sent back with
-    ``marshal``), or None when forking is not possible or the child failed:
-    the caller then does the child's share itself.  The child only computes
-    (no locks, no I/O but its pipe) and leaves with ``os._exit``, which is
-    what makes forking a threaded server safe here.
-    """
-    if not hasattr(os, "fork"):
-        return None
-    try:
-        r, w = os.pipe()
-    except OSError:
-        return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)   # fork with threads (3.12+)
-            pid = os.fork()
-    except OSError:
-        os.close(r)
-        os.close(w)
-        return None
-    if pid == 0:   # the child
-        code = 1
-        try:
-            os.close(r)
-            child_work()
-            data = memoryview(marshal.dumps(child_result()))
-            while data:
-                data = data[os.write(w, data[:1 << 20]):]
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(w)
-    chunks: list = []
-
-    def drain() -> None:   # read while working, or the child blocks on a full pipe
-        while True:
-            block = os.read(r, 1 << 20)
-            if not block:
-                return
-            chunks.append(block)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    try:
-        own_work()
-    finally:
-        reader.join()
-        os.close(r)
-        _, status = os.waitpid(pid, 0)
-    if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
-        return None
-    try:
-        return marshal.loads(b"".join(chunks))
-    except (EOFError, ValueError, TypeError):
-        return None
 
 
 class _Discard:

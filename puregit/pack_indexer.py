@@ -25,6 +25,7 @@ it is trusted, and on any error the temp files are removed.
 from __future__ import annotations
 
 import bisect
+import re
 import mmap
 import os
 import struct
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional, Union
 
 from .delta import DEFAULT_MAX_OBJECT_SIZE, apply_delta, delta_header_sizes
+from .forking import cores, in_child
 from .errors import (CorruptPackError, DeltaError, MissingDeltaBaseError, ObjectTooLargeError,
                      PackChecksumError, PackError)
 from .hashes import SHA1, HashAlgorithm
@@ -54,6 +56,8 @@ stretches of the body are copies of the base."""
 _FEED_STEP = 1 << 20          # how much input to hand zlib at once when streaming
 _OUT_CHUNK = 1 << 22          # inflate big objects in pieces of this size
 _STACK_BUDGET = 64 << 20      # bases held while resolving deltas
+PARALLEL_MIN_DELTAS = 20000   # fewer deltas than this: forking costs more than it saves
+_WHOLE_ENTRY = re.compile(rb"[\x01-\x04]")   # over the entry types, in pack order
 _SMALL = 1 << 20              # objects up to this size take the one-call fast path
 _JOIN = 1 << 16               # bytes joined to a header cut by a chunk boundary
 
@@ -456,9 +460,10 @@ class _Resolver:
                  resolve_ext_ref: Optional[ResolveExtRef] = None,
                  append_base: Optional[Callable[[int, bytes], int]] = None,
                  stack_budget: Optional[int] = None,
-                 inspect: Optional[Inspect] = None) -> None:
+                 inspect: Optional[Inspect] = None, parallel: bool = False) -> None:
         self.scan = scan
         self.inspect = inspect
+        self.parallel = parallel
         self.data = data                 # mmap/memoryview of the pack as received
         self.data_len = data_len         # where the received entries end (trailer start)
         self.resolve_ext_ref = resolve_ext_ref
@@ -545,6 +550,54 @@ class _Resolver:
                 kids = kids + more if kids else more
         return kids
 
+    def _families(self, roots: list) -> None:
+        """Inspect the whole entries ``roots`` and resolve the deltas below each."""
+        s = self.scan
+        types = s.types
+        hs = s.hs
+        ref_children = s.ref_children
+        offsets = s.offsets
+        ofs_kids = self._ofs_kids
+        inspect = self.inspect
+        for j in roots:
+            typ = types[j]
+            kids = ofs_kids(offsets[j])
+            binsha = None
+            if ref_children:
+                binsha = bytes(s.shas[j * hs:(j + 1) * hs])
+                more = ref_children.pop(binsha, None)
+                if more:
+                    for k in more:
+                        self.ref_base_of[k] = j
+                    kids = kids + more if kids else more
+            data = None
+            if inspect is not None and typ != 3 and j not in s.inspected:
+                data = self._inflate(j)
+                inspect(j, typ, data, binsha or bytes(s.shas[j * hs:(j + 1) * hs]), None, None)
+            if kids:
+                self.resolve_from(j, typ, data, kids)
+
+    def _fork_state(self, refs_before: list):
+        """What a forked child resolved, for :meth:`_merge_fork_state` (marshal-able)."""
+        s = self.scan
+        left = s.ref_children
+        inspect = self.inspect.fork_state() if self.inspect is not None else None
+        return (bytes(s.shas), bytes(self.resolved),
+                [b for b in refs_before if b not in left], inspect)
+
+    def _merge_fork_state(self, state) -> None:
+        shas, resolved, popped, inspect = state
+        s = self.scan
+        # Each delta was resolved by one side; the other side's bytes for it are zero.
+        s.shas[:] = (int.from_bytes(s.shas, "big") | int.from_bytes(shas, "big")).to_bytes(
+            len(s.shas), "big")
+        self.resolved[:] = (int.from_bytes(self.resolved, "big")
+                            | int.from_bytes(resolved, "big")).to_bytes(len(self.resolved), "big")
+        for b in popped:
+            s.ref_children.pop(b, None)
+        if inspect is not None:
+            self.inspect.merge_fork_state(inspect)
+
     def resolve_from(self, j: int, typ: int, data: Optional[bytes], kids: list[int]) -> None:
         """Resolve every delta below the full object j (depth-first, iterative)."""
         s = self.scan
@@ -607,30 +660,27 @@ class _Resolver:
         """Resolve all deltas; append thin bases if allowed.  Return bases appended."""
         s = self.scan
         types = s.types
-        hs = s.hs
         n = len(s.offsets)
         ref_children = s.ref_children
         offsets = s.offsets
         ofs_kids = self._ofs_kids
+        roots = [m.start() for m in _WHOLE_ENTRY.finditer(types)]
         inspect = self.inspect
-        for j in range(n):
-            typ = types[j]
-            if typ < 5:
-                kids = ofs_kids(offsets[j])
-                binsha = None
-                if ref_children:
-                    binsha = bytes(s.shas[j * hs:(j + 1) * hs])
-                    more = ref_children.pop(binsha, None)
-                    if more:
-                        for k in more:
-                            self.ref_base_of[k] = j
-                        kids = kids + more if kids else more
-                data = None
-                if inspect is not None and typ != 3 and j not in s.inspected:
-                    data = self._inflate(j)
-                    inspect(j, typ, data, binsha or bytes(s.shas[j * hs:(j + 1) * hs]), None, None)
-                if kids:
-                    self.resolve_from(j, typ, data, kids)
+        can_merge = inspect is None or hasattr(inspect, "fork_state")
+        if (self.parallel and can_merge and s.delta_count >= PARALLEL_MIN_DELTAS
+                and cores() > 1):
+            refs_before = list(ref_children)
+            if hasattr(inspect, "prepare_fork"):
+                inspect.prepare_fork()
+            got = in_child(lambda: self._families(roots[1::2]),
+                            lambda: self._fork_state(refs_before),
+                            lambda: self._families(roots[0::2]))
+            if got is not None:
+                self._merge_fork_state(got)
+            else:
+                self._families(roots[1::2])   # the child failed: its half is done here
+        else:
+            self._families(roots)
         added = 0
         if ref_children:
             # Thin pack: bases from outside, in the order their first delta appears.
@@ -767,9 +817,10 @@ class PackIndexer:
                  fix_thin: bool = False, resolve_ext_ref: Optional[ResolveExtRef] = None,
                  max_object_size: int = DEFAULT_MAX_OBJECT_SIZE, index_version: int = 2,
                  compression_level: int = -1, progress=None,
-                 inspect: Optional[Inspect] = None) -> None:
+                 inspect: Optional[Inspect] = None, parallel: bool = False) -> None:
         self.pack_dir = os.fspath(pack_dir)
         self.inspect = inspect
+        self.parallel = parallel
         self.hash_algo = hash_algo
         self.fix_thin = fix_thin
         self.resolve_ext_ref = resolve_ext_ref
@@ -883,7 +934,8 @@ class PackIndexer:
         # process's memory (its RSS grew by the pack's size); the page cache does not.
         resolver = _Resolver(scan, _PreadView(f.fileno(), received), data_end,
                              self.resolve_ext_ref if self.fix_thin else None,
-                             append_base if self.fix_thin else None, inspect=self.inspect)
+                             append_base if self.fix_thin else None, inspect=self.inspect,
+                             parallel=self.parallel)
         added = resolver.run()
         checksum = scan.trailer
         if added:

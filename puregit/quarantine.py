@@ -68,7 +68,7 @@ class Quarantine:
     # -- receiving
     def receive_pack(self, read: Callable[[int], bytes], max_input_size: int = 0,
                      max_object_size: Optional[int] = None, progress=None,
-                     inspect=None) -> Optional[str]:
+                     inspect=None, parallel: bool = False) -> Optional[str]:
         """Read one pack from ``read`` and index it here; return its basename (None if empty).
 
         ``read(n)`` must return whatever is available (1..n bytes, b"" at
@@ -78,6 +78,8 @@ class Quarantine:
         subclass for any bad stream (nothing is left behind).  ``inspect``
         sees every commit, tree and tag as it is resolved (see
         ``pack_indexer.Inspect``; ``fsck_stream.StreamFsck`` is one).
+        ``parallel``: let the indexer resolve half of the deltas in a forked
+        child (servers; see ``forking``).
         """
         from .pack_indexer import PackIndexer, install_pack
 
@@ -91,7 +93,8 @@ class Quarantine:
 
         kw = {} if max_object_size is None else {"max_object_size": max_object_size}
         indexer = PackIndexer(store.pack_dir, store.hash_algo, fix_thin=True,
-                              resolve_ext_ref=resolve, progress=progress, inspect=inspect, **kw)
+                              resolve_ext_ref=resolve, progress=progress, inspect=inspect,
+                              parallel=parallel, **kw)
         total = 0
         try:
             while not indexer.complete:

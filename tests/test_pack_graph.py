@@ -171,7 +171,8 @@ def test_parallel_build_gives_the_same_graph(repo, monkeypatch):
 def test_parallel_build_survives_a_failing_child(repo, monkeypatch):
     monkeypatch.setattr(pack_graph, "PARALLEL_MIN_ROOTS", 0)
     monkeypatch.setattr(pack_graph, "_cores", lambda: 2)
-    monkeypatch.setattr(pack_graph.marshal, "dumps", lambda obj: 1 / 0)   # the child dies
+    from puregit import forking
+    monkeypatch.setattr(forking.marshal, "dumps", lambda obj: 1 / 0)   # the child dies
     store = DiskObjectStore(os.path.join(repo, ".git", "objects"))
     one = PackGraph(20)
     one._add_pack(store.packs[0])
