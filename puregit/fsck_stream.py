@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from array import array
 from binascii import hexlify, unhexlify
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections import OrderedDict
 from itertools import accumulate, compress
 from operator import itemgetter
@@ -35,17 +35,13 @@ from typing import Callable, Optional
 from .errors import PuregitError
 from .fsck import (_ORDINARY_MODES, _SPECIAL_NAMES, _UNUSUAL_NAME, FsckPolicy, Problem,
                    check_gitattributes, check_gitmodules, check_object, check_tree)
-from .graph import _entry_re, commit_tree_and_parents, tag_target
+from .graph import _entry_re, commit_tree_and_parents, split_against_base, tag_target
 
 __all__ = ["StreamFsck", "check_special_blobs"]
 
 _GITLINK = b"160000"
 _DIR = b"40000"
 _STARTS_BUDGET = 1 << 22   # entry offsets of clean trees kept for their deltas (4 bytes each)
-
-
-class _Doubt(Exception):
-    """A tree entry did not parse: the careful check will say why."""
 
 
 class StreamFsck:
@@ -152,51 +148,26 @@ class StreamFsck:
         starts and its end.
         """
         match = self._grouped.match
-        last = len(known) - 1
-        starts = array("I")
+        starts, pieces = split_against_base(body, runs, known, match)
+        if starts is None:
+            return None
         keys: list = []      # sort keys of the seams: parsed entries, first and last of blocks
         parsed: list = []    # (index in keys, mode, name, id) of entries parsed one by one
-        p = 0
-        n = len(body)
-
-        def one(p: int) -> int:
-            m = match(body, p)
-            if m is None:
-                raise _Doubt
-            mode, name, sha = m.groups()
-            starts.append(p)
-            parsed.append((len(keys), mode, name, sha))
-            keys.append(name + b"/" if mode == _DIR else name)
-            return m.end()
 
         def key_at(p: int) -> bytes:
             m = match(body, p)
             return m.group(2) + b"/" if m.group(1) == _DIR else m.group(2)
 
-        try:
-            for start, end, other in runs:
-                while p < start:
-                    p = one(p)
-                while p < end:
-                    q = other + p - start
-                    i = bisect_left(known, q)
-                    if i <= last and known[i] == q:
-                        j = bisect_right(known, other + end - start) - 1
-                        if j > i:
-                            shift = p - q
-                            starts.extend(known[i:j] if not shift
-                                          else map(shift.__add__, known[i:j]))
-                            keys.append(key_at(p))
-                            if j - i > 1:
-                                keys.append(key_at(known[j - 1] + shift))
-                            p = known[j] + shift
-                            continue
-                    p = one(p)
-            while p < n:
-                p = one(p)
-        except _Doubt:
-            return None
-        starts.append(n)
+        for piece in pieces:
+            if piece.__class__ is tuple:
+                first, last = piece
+                keys.append(key_at(first))
+                if last != first:
+                    keys.append(key_at(last))
+            else:
+                mode, name, sha = piece.groups()
+                parsed.append((len(keys), mode, name, sha))
+                keys.append(name + b"/" if mode == _DIR else name)
         self.stats["entries_parsed"] += len(parsed)
 
         # Entries not copied whole from the base: the checks of fsck_tree, in bulk.

@@ -221,46 +221,16 @@ class TreeScanner:
     def _scan_against(self, body: bytes, runs, known: array, new: list) -> array:
         """Parse ``body`` except runs of entries shared with a scanned tree.
 
-        ``runs`` are (start, end, other start): body[start:end] equals the
-        other tree's bytes from ``other start``, sorted by start; ``known``
-        are the other tree's entry starts (and its end).  From an entry
-        boundary in ``body`` that maps to an entry boundary of the other tree,
-        the other tree's entries that fit in the run are skipped whole.
-        Returns the entry starts of ``body`` (and its end).
+        See :func:`split_against_base`.  Returns the entry starts of ``body``
+        (and its end).
         """
-        last = len(known) - 1
-        match = self._entry.match
+        starts, pieces = split_against_base(body, runs, known, self._entry.match)
+        if starts is None:
+            raise ObjectFormatError("malformed tree")
         take = self._take
-        starts = array("I")
-        p = 0
-        n = len(body)
-
-        def one(p: int) -> int:
-            m = match(body, p)
-            if m is None:
-                raise ObjectFormatError("malformed tree")
-            starts.append(p)
-            take(m.group(), new)
-            return m.end()
-
-        for start, end, other in runs:
-            while p < start:
-                p = one(p)
-            while p < end:
-                q = other + p - start
-                i = bisect_left(known, q)
-                if i <= last and known[i] == q:
-                    j = bisect_right(known, other + end - start) - 1
-                    if j > i:
-                        shift = p - q
-                        # an entry edited in place keeps its length: usually no shift
-                        starts.extend(known[i:j] if not shift else map(shift.__add__, known[i:j]))
-                        p = known[j] + shift
-                        continue
-                p = one(p)
-        while p < n:
-            p = one(p)
-        starts.append(n)
+        for piece in pieces:
+            if piece.__class__ is not tuple:
+                take(piece.group(), new)
         return starts
 
     def _remember(self, key, starts: array) -> None:
@@ -269,6 +239,66 @@ class TreeScanner:
         while self._held > self._budget:
             _, old = self._starts.popitem(last=False)
             self._held -= len(old)
+
+
+def split_against_base(body: bytes, runs: list, known: array, match,
+                       keep_starts: bool = True) -> tuple:
+    """Split a tree built by a delta into runs of its base's entries and the rest.
+
+    ``runs`` are the delta's copies (start, end, base start), sorted by start
+    (``delta.delta_copy_runs``); ``known`` are the base's entry starts and
+    its end; ``match(body, pos)`` matches one entry.  From an entry boundary
+    of ``body`` that maps to an entry boundary of the base, the base entries
+    that fit in the run are byte-for-byte entries of ``body`` and are not
+    parsed.  Returns ``(starts, pieces)``: the entry starts of ``body`` and
+    its end (an empty array unless ``keep_starts``), and in tree order
+    either the match of an entry parsed here or, for a run of base entries,
+    ``(offset of its first entry, offset of its last entry)`` in ``body``.
+    ``(None, None)`` if an entry does not parse.
+    """
+    last = len(known) - 1
+    starts = array("I")
+    pieces: list = []
+    p = 0
+    n = len(body)
+    try:
+        for start, end, other in runs:
+            while p < start:
+                m = match(body, p)
+                if keep_starts:
+                    starts.append(p)
+                pieces.append(m)
+                p = m.end()
+            while p < end:
+                q = other + p - start
+                i = bisect_left(known, q)
+                if i <= last and known[i] == q:
+                    j = bisect_right(known, other + end - start) - 1
+                    if j > i:
+                        shift = p - q
+                        # an entry edited in place keeps its length: usually no shift
+                        if keep_starts:
+                            starts.extend(known[i:j] if not shift
+                                          else map(shift.__add__, known[i:j]))
+                        pieces.append((p, known[j - 1] + shift))
+                        p = known[j] + shift
+                        continue
+                m = match(body, p)
+                if keep_starts:
+                    starts.append(p)
+                pieces.append(m)
+                p = m.end()
+        while p < n:
+            m = match(body, p)
+            if keep_starts:
+                starts.append(p)
+            pieces.append(m)
+            p = m.end()
+    except AttributeError:   # match() found no entry: None has no .end()
+        return None, None
+    if keep_starts:
+        starts.append(n)
+    return starts, pieces
 
 
 def _compose_runs(ab: list, bc: list) -> list:

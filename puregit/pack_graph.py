@@ -27,7 +27,6 @@ import zlib
 from array import array
 import re
 from binascii import hexlify, unhexlify
-from bisect import bisect_left, bisect_right
 from itertools import accumulate
 from typing import Iterator, Optional
 
@@ -35,7 +34,7 @@ from .delta import apply_delta
 from .forking import cores as _cores, in_child as _in_child
 from .errors import PuregitError
 from .graph import (_DIR_MODES, _GITLINK_MODES, BLOB, TREE, TreeWalker, _entry_re,
-                    commit_tree_and_parents)
+                    commit_tree_and_parents, split_against_base)
 from .pack import parse_entry_header
 
 __all__ = ["PackGraph", "PackGraphTreeWalker", "MIN_OBJECTS", "PARALLEL_MIN_ROOTS"]
@@ -202,58 +201,13 @@ class PackGraph:
 
         ``keep``: whether the entry starts are wanted (for the tree's own deltas).
         """
-        match = self._whole.match
-        last = len(known) - 1
-        starts = array("I") if keep else _Discard()
-        new: list = []
-        p = 0
-        n = len(body)
-        for start, end, other in runs:
-            while p < start:
-                m = match(body, p)
-                if m is None:
-                    return None
-                starts.append(p)
-                new.append(m.group())
-                p = m.end()
-            while p < end:
-                q = other + p - start
-                i = bisect_left(known, q)
-                if i <= last and known[i] == q:
-                    j = bisect_right(known, other + end - start) - 1
-                    if j > i:
-                        shift = p - q
-                        if keep:
-                            starts.extend(known[i:j] if not shift else map(shift.__add__, known[i:j]))
-                        p = known[j] + shift
-                        continue
-                m = match(body, p)
-                if m is None:
-                    return None
-                starts.append(p)
-                new.append(m.group())
-                p = m.end()
-        while p < n:
-            m = match(body, p)
-            if m is None:
-                return None
-            starts.append(p)
-            new.append(m.group())
-            p = m.end()
-        starts.append(n)
-        return starts, b"".join(new)
+        starts, pieces = split_against_base(body, runs, known, self._whole.match, keep)
+        if starts is None:
+            return None
+        return starts, b"".join([m.group() for m in pieces if m.__class__ is not tuple])
 
 
 PARALLEL_MIN_ROOTS = 4000   # delta families below which forking costs more than it saves
-
-
-class _Discard:
-    """Stands in for the entry starts of a tree nothing is built from."""
-
-    __slots__ = ()
-
-    def append(self, _: int) -> None:
-        pass
 
 
 class PackGraphTreeWalker(TreeWalker):

@@ -17,19 +17,12 @@ from puregit.graph import ReachabilityWalker
 from puregit.object_store import DiskObjectStore
 from puregit.pack_graph import PackGraph
 from puregit.upload_walk import CommitGraph, ObjectWalk
-from tests.helpers import BENCHDATA, git, make_rich_repo
+from tests.helpers import BENCHDATA, _write, git, make_rich_repo
 
 
 @pytest.fixture(autouse=True)
 def small_packs_too(monkeypatch):
     monkeypatch.setattr(pack_graph, "MIN_OBJECTS", 0)
-
-
-def _write(root, name, data: bytes) -> None:
-    full = os.path.join(root, name)
-    os.makedirs(os.path.dirname(full), exist_ok=True)
-    with open(full, "wb") as f:
-        f.write(data)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from helpers import git_runner
+from helpers import git
 
 from puregit import pack_indexer
 from puregit.fsck import FsckPolicy
@@ -23,12 +23,7 @@ def always_fork(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def git(tmp_path_factory):
-    return git_runner(tmp_path_factory.mktemp("home"))
-
-
-@pytest.fixture(scope="module")
-def repo(git, tmp_path_factory):
+def repo(tmp_path_factory):
     """Many delta families (files, trees, commits), two hostile trees in different families."""
     path = tmp_path_factory.mktemp("repo")
     git("init", "-q", str(path))
@@ -87,7 +82,7 @@ def test_child_failure_falls_back(repo, tmp_path, monkeypatch):
     assert one == two
 
 
-def test_thin_pack_in_a_forked_pass(git, repo, tmp_path):
+def test_thin_pack_in_a_forked_pass(repo, tmp_path):
     path, _, _ = repo
     commits = git("rev-list", "--reverse", "HEAD", cwd=path).decode().split()
     base = tmp_path / "base.git"
