@@ -9,6 +9,8 @@ pipes, HTTP) builds the protocol object and passes it in.
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from typing import Mapping, Optional
 
 from .errors import AccessDenied, NotGitRepository
@@ -86,9 +88,45 @@ class FileSystemBackend(Backend):
         from .repo import Repo
         real = self.resolve(path)
         try:
-            return Repo(real)
+            repo = Repo(real)
         except NotGitRepository:
             raise AccessDenied(f"access denied or repository not exported: {_path_str(path)}") from None
+        share_object_store(repo)
+        return repo
+
+
+# --- one object store per repository for the connections serving it --------------
+#
+# Every connection opens its own ``Repo``; left alone, each would also open its
+# own packs: its own mmap of every pack file (counted again in the process's
+# RSS), its own base cache, index tables and pack_reuse layouts.  Connections
+# that serve the same repository at the same time share one store instead (a
+# ``DiskObjectStore`` is safe to use from several threads; it re-lists the
+# packs when the directory changes).  The registry holds the stores weakly:
+# once the last connection is done, the packs are closed and unmapped.
+
+_STORES: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
+_STORES_LOCK = threading.Lock()
+
+
+def share_object_store(repo) -> None:
+    """Make ``repo`` use the object store of another live ``Repo`` of the same directory."""
+    from .object_store import DiskObjectStore
+    store = getattr(repo, "object_store", None)
+    if type(store) is not DiskObjectStore:
+        return
+    try:
+        st = os.stat(store.path)
+    except OSError:
+        return
+    algo = getattr(store.hash_algo, "name", store.hash_algo)
+    key = (os.path.realpath(store.path), st.st_dev, st.st_ino, algo)
+    with _STORES_LOCK:
+        shared = _STORES.get(key)
+        if shared is None:
+            _STORES[key] = store
+            return
+    repo.object_store = shared
 
 
 def _export_ok(path: str) -> bool:

@@ -14,10 +14,13 @@ never an error for the caller.
 
 from __future__ import annotations
 
+import copy
 import os
 import struct
 import threading
+from array import array
 from binascii import hexlify, unhexlify
+from bisect import bisect_left
 from typing import Iterable, Optional
 
 from .errors import PackError
@@ -76,8 +79,95 @@ def decode_ewah(words: Iterable[int], bit_size: int) -> int:
     return value
 
 
+class _PackOrderIds:
+    """Binary ids in pack order, packed in one ``bytes``: ``ids[p]``, ``len(ids)``.
+
+    A list of 165k ``bytes`` objects costs ~9 MB; this costs ``n * hash size``.
+    """
+
+    __slots__ = ("_blob", "_hs", "_n")
+
+    def __init__(self, blob: bytes, hs: int) -> None:
+        self._blob = blob
+        self._hs = hs
+        self._n = len(blob) // hs
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, p: int) -> bytes:
+        if p < 0:
+            p += self._n
+        if not 0 <= p < self._n:
+            raise IndexError("pack position out of range")
+        s = p * self._hs
+        return self._blob[s:s + self._hs]
+
+    def __iter__(self):
+        blob, hs = self._blob, self._hs
+        return (blob[s:s + hs] for s in range(0, len(blob), hs))
+
+
+class _Positions:
+    """binary id -> pack position (``get``, ``in``, ``[]``) by binary search of the sorted ids.
+
+    Replaces a dict of every object (~60 bytes an entry); a bitmap clone looks
+    up only the few objects outside the bitmaps.
+    """
+
+    __slots__ = ("_ids", "_pos", "_hs", "_fan")
+
+    def __init__(self, sorted_ids: bytes, pos: array, hs: int) -> None:
+        self._ids = sorted_ids
+        self._pos = pos
+        self._hs = hs
+        firsts = sorted_ids[0::hs]
+        self._fan = [bisect_left(firsts, b) for b in range(257)]
+
+    def __len__(self) -> int:
+        return len(self._pos)
+
+    def get(self, binsha: bytes, default=None):
+        hs = self._hs
+        if len(binsha) != hs:
+            return default
+        b = binsha[0]
+        lo, hi = self._fan[b], self._fan[b + 1]
+        ids = self._ids
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            s = mid * hs
+            cur = ids[s:s + hs]
+            if cur < binsha:
+                lo = mid + 1
+            elif cur > binsha:
+                hi = mid
+            else:
+                return self._pos[mid]
+        return default
+
+    def __contains__(self, binsha) -> bool:
+        return self.get(binsha) is not None
+
+    def __getitem__(self, binsha: bytes) -> int:
+        got = self.get(binsha)
+        if got is None:
+            raise KeyError(binsha)
+        return got
+
+
+#: Bytes of decoded bitsets kept per bitmap file (one bitset is num_objects / 8 bytes).
+DECODED_CACHE_BYTES = 8 << 20
+
+
 class BitmapIndex:
-    """A pack's bitmaps plus its pack-order tables."""
+    """A pack's bitmaps plus its pack-order tables.
+
+    The tables depend only on the files, so one copy is cached per ``.bitmap``
+    file (without the pack) and :func:`load_bitmap` hands out light copies
+    bound to the caller's ``pack``: the cache never keeps a pack (its mmap,
+    index and base cache) alive.
+    """
 
     def __init__(self, pack, data: bytes, hash_size: int = 20) -> None:
         self.pack = pack
@@ -94,44 +184,66 @@ class BitmapIndex:
         idx = pack.index
         if checksum != idx.get_pack_checksum():
             raise BitmapError("bitmap does not belong to this pack")
-        # pack order: positions sorted by offset
-        entries = sorted((off, sha) for sha, off, _ in idx.iterentries())
-        self.ids = [sha for _, sha in entries]               # binary ids in pack order
-        self.offsets = [off for off, _ in entries]
-        self.num_objects = len(self.ids)
-        self.pos_of = {sha: i for i, sha in enumerate(self.ids)}
-        by_sha = sorted(self.ids)
+        by_sha, offs = _index_tables(idx, hash_size)     # id order
+        n = len(offs)
+        # pack order: positions sorted by offset (built with few temporaries:
+        # this runs once per bitmap file, while other clones are being served)
+        hs = hash_size
+        order = sorted(range(n), key=offs.__getitem__)
+        order = array("I", order) if array("I").itemsize == 4 else array("L", order)
+        ids = bytearray(n * hs)
+        pos_by_idx = array(order.typecode, bytes(order.itemsize * n))
+        q = 0
+        for p, i in enumerate(order):
+            s = i * hs
+            ids[q:q + hs] = by_sha[s:s + hs]
+            pos_by_idx[i] = p
+            q += hs
+        self.ids = _PackOrderIds(bytes(ids), hs)
+        del ids
+        self.offsets = array("Q", sorted(offs))
+        del order
+        self.num_objects = n
+        self.pos_of = _Positions(by_sha, pos_by_idx, hs)
         self.types = []
         for _ in range(4):
             pos, bits = _ewah_at(data, pos)
             self.types.append(bits)
         self._raw: dict = {}          # binary commit id -> (xor offset, ewah pos, index)
-        order = []
+        ordered = []
         for k in range(count):
             if pos + 6 > len(data):
                 raise BitmapError("truncated bitmap entry")
             idx_pos, xor_off, _flags = struct.unpack_from(">IBB", data, pos)
-            if idx_pos >= len(by_sha) or xor_off > k:
+            if idx_pos >= n or xor_off > k:
                 raise BitmapError("bad bitmap entry")
             ewah_pos = pos + 6
             bit_size, n_words = struct.unpack_from(">II", data, ewah_pos)
             pos = ewah_pos + 8 + 8 * n_words + 4
             if pos > len(data):
                 raise BitmapError("truncated bitmap")
-            sha = by_sha[idx_pos]
-            order.append(sha)
+            sha = by_sha[idx_pos * hs:(idx_pos + 1) * hs]
+            ordered.append(sha)
             self._raw[sha] = (xor_off, ewah_pos, k)
-        self._order = order
+        self._order = ordered
         self._data = data
         self._cache: dict = {}
+        self._cache_bytes = [0]
         self._lock = threading.Lock()
+
+    def bound(self, pack) -> "BitmapIndex":
+        """A copy for ``pack`` sharing every table (and the decoded-bitset cache)."""
+        other = copy.copy(self)
+        other.pack = pack
+        return other
 
     def has(self, sha_bin: bytes) -> bool:
         return sha_bin in self._raw
 
     def get(self, sha_bin: bytes) -> Optional[int]:
         """The reachability bitset of a bitmapped commit, or None."""
-        got = self._cache.get(sha_bin)
+        cache = self._cache
+        got = cache.get(sha_bin)
         if got is not None:
             return got
         raw = self._raw.get(sha_bin)
@@ -139,23 +251,33 @@ class BitmapIndex:
             return None
         chain = []
         cur = sha_bin
+        value = 0
         while True:
             xor_off, ewah_pos, k = self._raw[cur]
             chain.append((cur, ewah_pos))
             if not xor_off:
                 break
             cur = self._order[k - xor_off]
-            if cur in self._cache:
+            hit = cache.get(cur)
+            if hit is not None:
+                value = hit
                 break
-        value = self._cache.get(cur, 0) if cur in self._cache else 0
+        size = (self.num_objects + 7) >> 3
         for sha, ewah_pos in reversed(chain):
-            if sha in self._cache:
-                value = self._cache[sha]
-                continue
             _, bits = _ewah_at(self._data, ewah_pos)
             value ^= bits
-            self._cache[sha] = value
-        return self._cache[sha_bin]
+            self._remember(sha, value, size)
+        return value
+
+    def _remember(self, sha: bytes, value: int, size: int) -> None:
+        """Cache a decoded bitset; past the byte budget the cache starts over."""
+        with self._lock:
+            if self._cache_bytes[0] + size > DECODED_CACHE_BYTES:
+                self._cache.clear()
+                self._cache_bytes[0] = 0
+            if sha not in self._cache:
+                self._cache[sha] = value
+                self._cache_bytes[0] += size
 
     def type_of(self, pos: int) -> int:
         bit = 1 << pos
@@ -165,7 +287,28 @@ class BitmapIndex:
         return 0
 
 
-#: Bitmaps kept in memory (one per pack; each costs ~150 bytes per object).
+def _index_tables(idx, hs: int) -> tuple:
+    """(binary ids joined, in id order; their offsets) of a pack index."""
+    try:
+        data = idx._data
+        ids_at, crcs_at = idx._ids_at, idx._crcs_at
+        offs_at, large_at = idx._offsets_at, idx._large_at
+        from .pack_index import _be_uint32s
+        offs = _be_uint32s(data[offs_at:large_at])
+        if not (len(offs) and max(offs) & 0x80000000):
+            ids = bytes(data[ids_at:crcs_at])
+            if len(ids) == hs * len(offs) == hs * len(idx):
+                return ids, offs
+    except AttributeError:
+        pass
+    ids, offs = [], array("Q")
+    for sha, off, _ in idx.iterentries():
+        ids.append(sha)
+        offs.append(off)
+    return b"".join(ids), offs
+
+
+#: Bitmaps kept in memory (one per pack; each costs ~50 bytes per object).
 CACHE_MAX = 8
 _CACHE: dict = {}
 _CACHE_LOCK = threading.Lock()
@@ -185,14 +328,15 @@ def load_bitmap(pack) -> Optional[BitmapIndex]:
     key = (path, st.st_mtime_ns, st.st_size)
     with _CACHE_LOCK:
         got = _CACHE.get(key)
-    if got is not None:
-        return got if got.pack is pack or _same_pack(got.pack, pack) else None
-    with _LOAD_LOCK:   # concurrent first clones load it once, not once each
-        with _CACHE_LOCK:
-            got = _CACHE.get(key)
-        if got is not None:
-            return got if got.pack is pack or _same_pack(got.pack, pack) else None
-        return _load(pack, path, key)
+    if got is None:
+        with _LOAD_LOCK:   # concurrent first clones load it once, not once each
+            with _CACHE_LOCK:
+                got = _CACHE.get(key)
+            if got is None:
+                got = _load(pack, path, key)
+                if got is None:
+                    return None
+    return got.bound(pack) if _same_pack(got, pack) else None
 
 
 def _load(pack, path: str, key) -> Optional[BitmapIndex]:
@@ -202,6 +346,8 @@ def _load(pack, path: str, key) -> Optional[BitmapIndex]:
         bm = BitmapIndex(pack, data, pack.hash_algo.digest_size)
     except (BitmapError, OSError, struct.error, KeyError, ValueError):
         return None
+    bm.pack = None               # the cache keeps the tables, never the pack
+    bm.basename = getattr(pack, "basename", None)
     with _CACHE_LOCK:
         for k in [k for k in _CACHE if k[0] == path]:
             del _CACHE[k]
@@ -211,8 +357,8 @@ def _load(pack, path: str, key) -> Optional[BitmapIndex]:
     return bm
 
 
-def _same_pack(a, b) -> bool:
-    return getattr(a, "basename", None) == getattr(b, "basename", None)
+def _same_pack(bm, pack) -> bool:
+    return getattr(bm, "basename", None) == getattr(pack, "basename", None)
 
 
 def bits_to_positions(bits: int) -> list:

@@ -37,6 +37,12 @@ TYPE_NAMES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
 PACK_SIGNATURE = b"PACK"
 PACK_HEADER = struct.Struct(">4sII")
 DEFAULT_CACHE_BYTES = 32 << 20
+#: After this many bytes read from a pack's mapping, its pages are dropped from
+#: the process (``madvise(MADV_DONTNEED)``; they stay in the page cache): a
+#: walk or a stream of a big pack then never holds more than this of it.
+RELEASE_BYTES = 32 << 20
+_MADV_DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
+_PAGE = mmap.PAGESIZE
 
 ResolveExtRef = Callable[[bytes], Optional[tuple[int, bytes]]]
 """Given a binary id outside the pack, return (type number, body) or None."""
@@ -215,6 +221,7 @@ class PackData:
         self._size = fsize
         self.version, self._num_objects = read_pack_header(self._mmap)
         self._cache = _BaseCache(cache_bytes)
+        self._read_since_release = 0
 
     @classmethod
     def from_file(cls, file: BinaryIO, size: Optional[int] = None, **kw) -> "PackData":
@@ -264,6 +271,37 @@ class PackData:
         if stored != actual:
             raise PackChecksumError(stored, actual, "pack trailer")
 
+    # -- memory
+    def release_pages(self, start: int = 0, end: Optional[int] = None) -> None:
+        """Drop the mapped pages of ``[start, end)`` (whole pages inside it) from this process.
+
+        The file is mapped read-only, so nothing is lost: the next access
+        faults the page back in from the page cache.  Without this, every
+        page a walk or a stream touched stays in the process's RSS for as long
+        as the pack is open.  Safe while other threads read the mapping.
+        """
+        if _MADV_DONTNEED is None:
+            return
+        if end is None:
+            end = self._size
+        start = -(-start // _PAGE) * _PAGE if start else 0
+        end = self._size if end >= self._size else end // _PAGE * _PAGE
+        if end <= start:
+            return
+        try:
+            self._mmap.madvise(_MADV_DONTNEED, start, end - start)
+        except (ValueError, OSError):   # closed, or a platform without it
+            pass
+
+    def note_read(self, nbytes: int) -> None:
+        """Count bytes read from the mapping; past RELEASE_BYTES drop every page."""
+        n = self._read_since_release + nbytes
+        if n < RELEASE_BYTES:
+            self._read_since_release = n
+            return
+        self._read_since_release = 0
+        self.release_pages()
+
     # -- single entries
     def entry_header_at(self, offset: int):
         """(type number, size, base, data offset) of the entry at ``offset``."""
@@ -278,6 +316,7 @@ class PackData:
         end = self.data_end
         d = zlib.decompressobj()
         window = compress_bound(size)
+        self.note_read(window)
         mm = self._mmap
         try:
             out = d.decompress(mm[pos:min(pos + window, end)], size + 1)

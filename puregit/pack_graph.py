@@ -79,6 +79,7 @@ class PackGraph:
         data = pack.data
         mm = data._mmap
         max_size = data.max_object_size
+        note_read = getattr(data, "note_read", lambda n: None)
         lay = _layout(pack)            # the pack's tables, shared with pack writing
         bo = lay.by_offset()
         ids = bo.ids                   # hex ids in pack order
@@ -100,7 +101,9 @@ class PackGraph:
             _, size, _, pos = parse_entry_header(mm, offs[i], hs)
             if size > max_size:
                 raise PuregitError("object too large")
-            out = zlib.decompress(mm[pos:offs[i + 1]], 15, size or 1)
+            stop = offs[i + 1]
+            out = zlib.decompress(mm[pos:stop], 15, size or 1)
+            note_read(stop - pos)   # pages read in pack order leave the RSS as we go
             if len(out) != size:
                 raise PuregitError("entry size mismatch")
             return out

@@ -27,6 +27,7 @@ import re
 import threading
 import weakref
 import zlib
+from collections import OrderedDict
 from bisect import bisect_left, bisect_right
 from itertools import accumulate, compress, repeat
 from operator import add, gt, itemgetter, ne, or_, sub
@@ -39,6 +40,8 @@ __all__ = ["SLICE_MIN_OBJECTS", "MAX_CHUNK", "SlicePlan", "plan_slice_reuse"]
 
 SLICE_MIN_OBJECTS = 2000      # below this, per-object copying is cheap enough
 MAX_CHUNK = 1 << 20           # largest chunk handed to the caller
+_PLANS_KEPT = 2               # slice plans cached per pack
+RELEASE_STEP = 8 << 20        # a stream drops the pages it copied every this many bytes
 OFS_DELTA, REF_DELTA = 6, 7
 _LARGE_FLAG = 0x80000000
 _TYPE_OF = bytes((b >> 4) & 7 for b in range(256))
@@ -78,6 +81,7 @@ class _Layout:
         index = pack.index
         data = pack.data
         self.index = index
+        self.data = data
         self.mm = data._mmap
         self.data_end = data.data_end
         self.hash_size = hs = pack.hash_algo.digest_size
@@ -98,11 +102,33 @@ class _Layout:
         self.offs = offs
         self.crcs = crcs
         self.types = bytes(_pick(self.mm, offs)).translate(_TYPE_OF)
+        _release(data)   # that touched a page per entry: all of them, for a big pack
         self.n_deltas = self.types.count(OFS_DELTA) + self.types.count(REF_DELTA)
         self.has_ref = REF_DELTA in self.types
         self._by_offset = None
         self._ofs: Optional[tuple[list[int], list[int]]] = None
         self._lock = threading.Lock()
+        #: recent slice plans by the wanted entries (identical concurrent clones
+        #: share one plan instead of each building its own tables)
+        self._plans: "OrderedDict[bytes, SlicePlan]" = OrderedDict()
+
+    def cached_plan(self, key: bytes) -> Optional["SlicePlan"]:
+        with self._lock:
+            plan = self._plans.get(key)
+            if plan is not None:
+                self._plans.move_to_end(key)
+            return plan
+
+    def remember_plan(self, key: bytes, plan: "SlicePlan") -> None:
+        with self._lock:
+            self._plans[key] = plan
+            while len(self._plans) > _PLANS_KEPT:
+                self._plans.popitem(last=False)
+
+    def drop_plans(self) -> None:
+        """Forget the cached plans (they point back at the layout: a cycle)."""
+        with self._lock:
+            self._plans.clear()
 
     def by_offset(self) -> "_OffsetOrder":
         bo = self._by_offset
@@ -143,6 +169,7 @@ class _Layout:
                 raise CorruptPackError(f"OFS_DELTA at {at[k]} has no entry at its base offset "
                                        f"{at[k] - dist[k]}")
             pair = self._ofs = (where, bases)
+            _release(self.data)   # the distances were read from every delta's header
         return pair
 
     def ref_base(self, i: int) -> bytes:
@@ -168,7 +195,7 @@ class _OffsetOrder:
         self.ids = _pick(lay.ids, order)
         self.offs = _pick(lay.offs, order)
         self.offs.append(lay.data_end)
-        self._lay = lay
+        self._lay_crcs = lay.crcs   # not the layout itself: no cycle, freed with the pack
         self._crcs: Optional[list] = None
         self.types = bytes(_pick(lay.types, order))
         self.is_delta = self.types.translate(_IS_DELTA)
@@ -177,8 +204,8 @@ class _OffsetOrder:
     @property
     def crcs(self) -> Optional[list]:
         """CRC32s in offset order (None for an index v1), picked when first needed."""
-        if self._crcs is None and self._lay.crcs is not None:
-            self._crcs = _pick(self._lay.crcs, self.order)
+        if self._crcs is None and self._lay_crcs is not None:
+            self._crcs = _pick(self._lay_crcs, self.order)
         return self._crcs
 
 
@@ -205,13 +232,25 @@ _LAYOUTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _LAYOUTS_LOCK = threading.Lock()
 
 
+def _release(data) -> None:
+    release = getattr(data, "release_pages", None)
+    if release is not None:
+        release()
+
+
 def _layout(pack) -> _Layout:
     with _LAYOUTS_LOCK:
         lay = _LAYOUTS.get(pack)
     if lay is None:
         lay = _Layout(pack)
         with _LAYOUTS_LOCK:
+            got = _LAYOUTS.get(pack)
+            if got is not None:
+                return got
             _LAYOUTS[pack] = lay
+        # the plans refer to the layout: break that cycle when the pack goes,
+        # so its tables (and the mapping) are freed at once, not by a later gc
+        weakref.finalize(pack, lay.drop_plans)
     return lay
 
 
@@ -270,18 +309,32 @@ class SlicePlan:
         return self._out(i)
 
     def chunks(self, head: bytes = b"") -> Iterator[bytes]:
-        """``head`` then the region's bytes, in chunks of at most MAX_CHUNK."""
-        mm = self.pack_layout.mm
+        """``head`` then the region's bytes, in chunks of at most MAX_CHUNK.
+
+        Pages already copied out are dropped from the process as the stream
+        goes (see ``PackData.release_pages``), so streaming a pack does not
+        leave the whole file in the server's RSS.
+        """
+        lay = self.pack_layout
+        mm = lay.mm
+        release = getattr(lay.data, "release_pages", None)
+        released = 0
         buf = bytearray(head)
         for piece in self.pieces:
             if type(piece) is bytes:
                 buf += piece
                 continue
             s, e = piece
+            if release is not None and s - released >= RELEASE_STEP:
+                release(released, s)
+                released = s
             while s < e:
                 if not buf and e - s >= MAX_CHUNK:
                     yield mm[s:s + MAX_CHUNK]
                     s += MAX_CHUNK
+                    if release is not None and s - released >= RELEASE_STEP:
+                        release(released, s)
+                        released = s
                     continue
                 take = min(e - s, MAX_CHUNK - len(buf))
                 buf += mm[s:s + take]
@@ -291,6 +344,8 @@ class SlicePlan:
                     buf.clear()
         if buf:
             yield bytes(buf)
+        if release is not None:
+            release(released, lay.data_end)
 
     def written(self) -> dict[bytes, tuple[int, int]]:
         """hex id -> (output offset, crc32) for every entry of the region."""
@@ -361,7 +416,14 @@ def plan_slice_reuse(packs: Iterable, wanted: set, thin: set = frozenset(), *,
             if count == lay.n and not lay.has_ref:
                 return SlicePlan(lay, None, count, lay.n_deltas, [(12, lay.data_end)],
                                  lay.data_end - 12, [(0, lay.n, 0)], {})
-            return _plan_subset(lay, flags, wanted, thin)
+            if thin:
+                return _plan_subset(lay, flags, wanted, thin)
+            key = bytes(flags)
+            plan = lay.cached_plan(key)
+            if plan is None:
+                plan = _plan_subset(lay, flags, wanted, thin)
+                lay.remember_plan(key, plan)
+            return plan
         except _UNUSABLE:
             continue   # a damaged pack: the normal path reports it, object by object
     return None

@@ -212,7 +212,47 @@ class _Connection(socketserver.BaseRequestHandler):
             return "client hung up"
         except PuregitError as e:
             return f"failed: {e}"
+        finally:
+            del handler, backend
+            release_memory(repo)
         return "ok"
+
+
+def release_memory(repo) -> None:
+    """After a connection: hand back what the process no longer needs.
+
+    The pages of the packs it read leave the RSS (they stay in the page
+    cache, see ``PackData.release_pages``; a connection still reading them
+    just faults them back in), and freed heap goes back to the OS
+    (``malloc_trim``: glibc keeps freed blocks otherwise, so the next
+    connection's peak would add to the last one's leftovers).
+    """
+    store = getattr(repo, "object_store", None)
+    cache = getattr(store, "_pack_cache", None)
+    for pack in (cache[1] if cache else ()):
+        data = getattr(pack, "_data", None)
+        release = getattr(data, "release_pages", None)
+        if release is not None:
+            release()
+    _malloc_trim()
+
+
+_TRIM = None
+
+
+def _malloc_trim() -> None:
+    global _TRIM
+    if _TRIM is None:
+        _TRIM = False
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+                _TRIM = ctypes.CDLL(None).malloc_trim
+                _TRIM.argtypes = [ctypes.c_size_t]
+            except (ImportError, OSError, AttributeError):
+                _TRIM = False
+    if _TRIM:
+        _TRIM(0)
 
 
 class TCPGitServer(socketserver.ThreadingTCPServer):

@@ -76,6 +76,11 @@ class CommitGraph:
             self._info[sha] = got
         return got
 
+    def forget(self) -> None:
+        """Drop what was cached (it is read again if asked): a pack is about to stream."""
+        self._info = {}
+        self.reader = None
+
     def parents(self, sha: bytes) -> list:
         return self.info(sha)[1]
 
