@@ -54,6 +54,9 @@ class PackGraph:
         self.digest_size = digest_size
         self.trees: dict[bytes, tuple[Optional[bytes], bytes]] = {}
         self.commits: dict[bytes, tuple[bytes, list, int]] = {}
+        #: full (not deltified) trees: binary id -> (pack number, entry), read on demand
+        self.full: dict[bytes, tuple[int, int]] = {}
+        self._inflaters: list = []
         self._grouped, self._whole = _entry_re(digest_size)
 
     @classmethod
@@ -109,6 +112,8 @@ class PackGraph:
             return out
 
         types = bo.types
+        pack_no = len(self._inflaters)
+        self._inflaters.append(inflate)
 
         def families(roots) -> None:
             for i in roots:
@@ -119,15 +124,17 @@ class PackGraph:
                 if types[i] == 1:
                     self._commit_family(i, body, kids, ids, inflate, max_size)
                 else:
-                    self._tree_family(i, body, kids, ids, inflate, max_size)
+                    self._tree_family(i, body, kids, ids, inflate, max_size, pack_no)
 
         roots = [m.start() for m in _FULL_COMMIT_OR_TREE.finditer(types)]
         if parallel and len(roots) >= PARALLEL_MIN_ROOTS and _cores() > 1:
             got = _in_child(lambda: families(roots[1::2]),
-                            lambda: (self.trees, self.commits),
+                            lambda: (self.trees, self.commits, self.full),
                             lambda: families(roots[0::2]))
             if got is not None:
-                trees, commits = got
+                trees, commits, full = got
+                for k, v in full.items():
+                    self.full.setdefault(k, tuple(v))
                 for k, v in trees.items():
                     self.trees.setdefault(k, v)
                 for k, v in commits.items():
@@ -154,10 +161,12 @@ class PackGraph:
                 except (zlib.error, PuregitError):
                     continue
 
-    def _tree_family(self, i, body, kids, shas, inflate, max_size) -> None:
+    def _tree_family(self, i, body, kids, shas, inflate, max_size, pack_no=0) -> None:
         """Resolve a full tree's delta family depth-first, scanning each tree against its base."""
         trees = self.trees
-        known = self._full(body)   # full trees are not kept: the walker reads them itself
+        known = self._full(body)
+        if known is not None:   # where it is, not its body: the walker inflates it again
+            self.full.setdefault(unhexlify(shas[i]), (pack_no, i))
         # frame: [body, entry starts (None if malformed), binary id, children, next child]
         stack = [[body, known, unhexlify(shas[i]), kids.get(i, ()), 0]]
         held = len(body)
@@ -213,6 +222,17 @@ class PackGraph:
 PARALLEL_MIN_ROOTS = 4000   # delta families below which forking costs more than it saves
 
 
+def _full_body(graph: PackGraph, binsha: bytes) -> Optional[bytes]:
+    """A full tree of the graph's packs, inflated again; None if not one (or unreadable)."""
+    loc = graph.full.get(binsha)
+    if loc is None:
+        return None
+    try:
+        return graph._inflaters[loc[0]](loc[1])
+    except (zlib.error, PuregitError):
+        return None
+
+
 class PackGraphTreeWalker(TreeWalker):
     """``TreeWalker`` for unfiltered walks that reads trees from a :class:`PackGraph`.
 
@@ -239,7 +259,9 @@ class PackGraphTreeWalker(TreeWalker):
             binsha, base_path = stack.pop()
             info = trees.get(binsha)
             if info is None:
-                raw = self.read_tree(binsha, None, False)[0]
+                raw = _full_body(self.graph, binsha)
+                if raw is None:
+                    raw = self.read_tree(binsha, None, False)[0]
                 entries = self._entries(raw)
             else:
                 base, raw = info
