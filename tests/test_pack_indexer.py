@@ -150,8 +150,8 @@ def test_random_chunking(small_pack, tmp_path, sizes):
 
 def test_tiny_base_budget_rebuilds_dropped_bases(repo, monkeypatch, tmp_path):
     # With no room for held bases, every dropped base is rebuilt from the pack.
-    import puregit.pack_indexer as pi
-    monkeypatch.setattr(pi, "_STACK_BUDGET", 1)
+    import puregit.pack_resolve as pr
+    monkeypatch.setattr(pr, "_STACK_BUDGET", 1)
     with open(the_pack(repo), "rb") as f:
         result = index_pack_stream(f.read, tmp_path)
     assert open(result.idx_path, "rb").read() == open(the_pack(repo)[:-5] + ".idx", "rb").read()

@@ -9,7 +9,7 @@ import pytest
 
 from helpers import git
 
-from puregit import pack_indexer
+from puregit import pack_resolve
 from puregit.fsck import FsckPolicy
 from puregit.fsck_stream import StreamFsck
 from puregit.object_store import DiskObjectStore
@@ -18,8 +18,8 @@ from puregit.pack_indexer import PackIndexer, install_pack
 
 @pytest.fixture(autouse=True)
 def always_fork(monkeypatch):
-    monkeypatch.setattr(pack_indexer, "PARALLEL_MIN_DELTAS", 0)
-    monkeypatch.setattr(pack_indexer, "cores", lambda: 2)
+    monkeypatch.setattr(pack_resolve, "PARALLEL_MIN_DELTAS", 0)
+    monkeypatch.setattr(pack_resolve, "cores", lambda: 2)
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +62,8 @@ def index(tmp_path, data, parallel):
 def test_forked_pass_matches_the_single_one(repo, tmp_path, monkeypatch):
     _, data, bad = repo
     forks = []
-    real = pack_indexer.in_child
-    monkeypatch.setattr(pack_indexer, "in_child", lambda *a: forks.append(1) or real(*a))
+    real = pack_resolve.in_child
+    monkeypatch.setattr(pack_resolve, "in_child", lambda *a: forks.append(1) or real(*a))
     one = index(tmp_path / "one", data, False)
     assert not forks
     two = index(tmp_path / "two", data, True)
