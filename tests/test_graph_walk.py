@@ -19,7 +19,7 @@ from puregit.errors import DeltaError, ObjectFormatError
 from puregit.graph import ReachabilityWalker, TreeScanner, parse_tree_entries
 from puregit.object_store import DiskObjectStore
 from puregit.pack import PackedObjectReader
-from tests.helpers import git, git_ok, make_rich_repo
+from tests.helpers import _write, git, git_ok, make_rich_repo
 
 
 def _entry(mode: bytes, name: bytes, sha: bytes) -> bytes:
@@ -32,13 +32,6 @@ def _tree(entries) -> bytes:
 
 def _sha(i: int) -> bytes:
     return i.to_bytes(4, "big") * 5
-
-
-def _write(root, name, data: bytes) -> None:
-    full = os.path.join(root, name)
-    os.makedirs(os.path.dirname(full), exist_ok=True)
-    with open(full, "wb") as f:
-        f.write(data)
 
 
 @pytest.fixture(scope="module")

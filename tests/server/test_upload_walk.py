@@ -17,14 +17,7 @@ from puregit.errors import ObjectFormatError
 from puregit.graph import BLOB, TREE, TreeWalker
 from puregit.object_store import DiskObjectStore
 from puregit.upload_walk import CommitGraph, ObjectFilter, ObjectWalk
-from tests.helpers import git, make_rich_repo
-
-
-def _write(root, name, data: bytes) -> None:
-    full = os.path.join(root, name)
-    os.makedirs(os.path.dirname(full), exist_ok=True)
-    with open(full, "wb") as f:
-        f.write(data)
+from tests.helpers import _write, git, make_rich_repo
 
 
 @pytest.fixture(scope="module")
