@@ -23,6 +23,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WORK = os.path.join(HERE, "work")
 BENCHDATA = os.path.join(HERE, "..", "..", "shared", "benchdata")
 ENV = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", LC_ALL="C")
+ROOT = os.path.dirname(HERE)
+# puregit runs from byte-code compiled once (see bench_server.puregit_env):
+# this environment sets PYTHONDONTWRITEBYTECODE, which an installed package
+# does not suffer from.
+PG_ENV = dict(ENV, PYTHONPATH=ROOT, PYTHONPYCACHEPREFIX=os.path.join(WORK, "pycache"))
+PG_ENV.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 def free_port() -> int:
@@ -59,7 +65,8 @@ def start(kind: str, base: str, port: int) -> subprocess.Popen:
     else:
         cmd = [sys.executable, "-m", "puregit", "daemon", "--base-path", base, "--export-all",
                "--enable=receive-pack", "--listen", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=ENV if kind == "git" else PG_ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port, proc)
     return proc
 
@@ -96,6 +103,8 @@ def main() -> None:
     args = ap.parse_args()
     names = args.bundle or ["dulwich", "git-v2.0.0"]
     scratch = os.path.join(WORK, "receive")
+    subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.join(ROOT, "puregit")],
+                   env=PG_ENV, check=True, stdout=subprocess.DEVNULL)
     for name in names:
         source = restore(name)
         best = {}

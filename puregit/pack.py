@@ -673,12 +673,44 @@ class Pack:
 
     # -- stored entries (for pack writers that copy)
     def _revindex(self) -> list[int]:
+        """Entry offsets in pack order, then the end of the entries.
+
+        Taken from the pack's cached tables (``pack_reuse._layout``) when the
+        index is a v2 file: sorting the offsets there is done once per pack
+        and shared with pack writing, instead of building a second map.
+        """
         rev = self._rev
         if rev is None:
-            rev = list(self.index.sorted_offsets())
-            rev.append(self.data.data_end)
+            bo = self._offset_order()
+            if bo is not None:
+                rev = bo.offs
+            else:
+                rev = list(self.index.sorted_offsets())
+                rev.append(self.data.data_end)
             self._rev = rev
         return rev
+
+    def _offset_order(self):
+        """The layout's offset-order tables (``pack_reuse``), or None if unusable."""
+        if self.basename is None:
+            return None
+        from .pack_reuse import _UNUSABLE, _layout
+        try:
+            return _layout(self).by_offset()
+        except _UNUSABLE:
+            return None
+
+    def _id_at(self, offset: int) -> bytes:
+        """Hex id of the entry starting at ``offset`` (KeyError if none does)."""
+        bo = self._offset_order()
+        if bo is None:
+            return self.index.object_sha1(offset).hex().encode("ascii")
+        import bisect
+        offs = bo.offs
+        i = bisect.bisect_left(offs, offset, 0, len(offs) - 1)
+        if i < len(offs) - 1 and offs[i] == offset:
+            return bo.ids[i]
+        raise KeyError(offset)
 
     def _stored_at(self, offset: int, next_offset: int) -> StoredEntry:
         data = self.data
@@ -687,7 +719,7 @@ class Pack:
             raise CorruptPackError(f"entry at {offset} overlaps the next one")
         if type_num == OFS_DELTA:
             try:
-                base = self.index.object_sha1(base).hex().encode("ascii")
+                base = self._id_at(base)
             except KeyError:
                 raise CorruptPackError(f"OFS_DELTA at {offset} has no object at its base "
                                        f"offset {base}") from None
@@ -706,10 +738,14 @@ class Pack:
     def iter_stored_entries(self) -> Iterator[tuple[bytes, StoredEntry]]:
         """(hex id, StoredEntry) for every entry, in pack order."""
         rev = self._revindex()
-        idx = self.index
+        bo = self._offset_order()
+        if bo is not None and bo.offs is rev:
+            ids = bo.ids
+        else:
+            idx = self.index
+            ids = [idx.object_sha1(off).hex().encode("ascii") for off in rev[:-1]]
         for i in range(len(rev) - 1):
-            off = rev[i]
-            yield idx.object_sha1(off).hex().encode("ascii"), self._stored_at(off, rev[i + 1])
+            yield ids[i], self._stored_at(rev[i], rev[i + 1])
 
     # -- verification
     def check(self) -> None:

@@ -115,33 +115,32 @@ class PackGraph:
         pack_no = len(self._inflaters)
         self._inflaters.append(inflate)
 
-        def families(roots) -> None:
-            for i in roots:
-                try:
-                    body = inflate(i)
-                except (zlib.error, PuregitError):
-                    continue
-                if types[i] == 1:
-                    self._commit_family(i, body, kids, ids, inflate, max_size)
-                else:
-                    self._tree_family(i, body, kids, ids, inflate, max_size, pack_no)
+        def family(i: int) -> None:
+            try:
+                body = inflate(i)
+            except (zlib.error, PuregitError):
+                return
+            if types[i] == 1:
+                self._commit_family(i, body, kids, ids, inflate, max_size)
+            else:
+                self._tree_family(i, body, kids, ids, inflate, max_size, pack_no)
 
         roots = [m.start() for m in _FULL_COMMIT_OR_TREE.finditer(types)]
         if parallel and len(roots) >= PARALLEL_MIN_ROOTS and _cores() > 1:
-            got = _in_child(lambda: families(roots[1::2]),
+            meet = _Meeting(len(roots))
+            got = _in_child(lambda: meet.take_from_end(roots, family),
                             lambda: (self.trees, self.commits, self.full),
-                            lambda: families(roots[0::2]))
+                            lambda: meet.take_from_start(roots, family))
             if got is not None:
+                # Families are disjoint; one both sides took has equal results.
                 trees, commits, full = got
-                for k, v in full.items():
-                    self.full.setdefault(k, tuple(v))
-                for k, v in trees.items():
-                    self.trees.setdefault(k, v)
-                for k, v in commits.items():
-                    self.commits.setdefault(k, tuple(v))
+                self.full.update(full)
+                self.trees.update(trees)
+                self.commits.update(commits)
                 return
-            roots = roots[1::2]   # the child failed: do its half here
-        families(roots)
+            roots = roots[meet.parent_done:]   # the child failed: do the rest here
+        for i in roots:
+            family(i)
 
     def _commit_family(self, i, body, kids, shas, inflate, max_size) -> None:
         commits = self.commits
@@ -220,6 +219,52 @@ class PackGraph:
 
 
 PARALLEL_MIN_ROOTS = 4000   # delta families below which forking costs more than it saves
+
+
+class _Meeting:
+    """Two processes share a list of families: the parent from the start, the child from the end.
+
+    Families differ a lot in cost and a forked child runs slower than its
+    parent, so a fixed split leaves one side waiting.  Instead each side
+    publishes, in a shared anonymous mapping, the index it is about to take,
+    and stops once the other side has taken a *lower* (child) or *higher*
+    (parent) one.  With strict comparisons every index is taken by at least
+    one side; a stale read only makes both take the same family, whose
+    results are then equal.
+    """
+
+    def __init__(self, n: int) -> None:
+        import mmap
+        self.n = n
+        # Whole aligned 8-byte cells, written and read with one machine move
+        # each (``struct.pack_into`` zeroes before it writes: a reader could
+        # see the zero).
+        self.claims = memoryview(mmap.mmap(-1, 16)).cast("q")
+        self.claims[0] = -1     # the parent's claim
+        self.claims[1] = n      # the child's claim
+        self.parent_done = 0
+
+    def take_from_start(self, roots: list, work) -> None:
+        claims = self.claims
+        for k, root in enumerate(roots):
+            claims[0] = k
+            if claims[1] < k:
+                break          # the child has done this one and everything after
+            work(root)
+            self.parent_done = k + 1
+
+    def take_from_end(self, roots: list, work) -> None:
+        claims = self.claims
+        for k in range(len(roots) - 1, -1, -1):
+            claims[1] = k
+            if claims[0] > k:
+                break          # the parent has done this one and everything before
+            work(roots[k])
+# The child's share of the families, as slots of every five: 2 of 5.  A forked
+# child runs slower (copy-on-write faults) and must send its result back, so
+# an even split left the parent waiting ~0.1 s of a 0.3 s build (measured on
+# dulwich: parent 0.19 s, child 0.24 s + transfer).
+_CHILD_SLOTS = (1, 3)
 
 
 def _full_body(graph: PackGraph, binsha: bytes) -> Optional[bytes]:

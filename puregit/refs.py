@@ -240,8 +240,12 @@ class RefsContainer:
         return self._as_dict(base, self.read_ref)
 
     def _as_dict(self, base: NameLike | None, read: Callable[[bytes], bytes | None]) -> dict[bytes, bytes]:
+        return self._as_dict_of(base, self.allkeys(), read)
+
+    @staticmethod
+    def _as_dict_of(base: NameLike | None, names: Iterable[bytes],
+                    read: Callable[[bytes], bytes | None]) -> dict[bytes, bytes]:
         prefix = b"" if base is None else _n(base).rstrip(b"/") + b"/"
-        names = self.allkeys()
         out = {}
         for name in sorted(names):
             if not name.startswith(prefix):
@@ -453,7 +457,49 @@ class DiskRefsContainer(RefsContainer):
         return loose if loose is not None else self._packed.get().refs.get(name)
 
     def as_dict(self, base: NameLike | None = None) -> dict[bytes, bytes]:
-        return self._as_dict(base, self._read_with(self._packed.get()))
+        """Name -> id of every ref, reading each loose ref file once.
+
+        A repository with thousands of packed refs (a mirror with pull
+        requests) would otherwise cost a failed ``open`` per packed ref, and
+        one more per symref hop.
+        """
+        snap = self._packed.get()
+        names = self._loose_names()
+        loose: dict[bytes, bytes] = {}
+        broken: set[bytes] = set()
+        for name in names:
+            try:
+                value = self.read_loose_ref(name)
+            except RefFormatError:
+                broken.add(name)
+                continue
+            if value is not None:
+                loose[name] = value
+        packed = snap.refs
+
+        def read(name: bytes) -> bytes | None:
+            value = loose.get(name)
+            if value is not None:
+                return value
+            if name in broken:
+                raise RefFormatError(f"ref {name!r} holds junk")
+            if name not in names and name not in packed:
+                return self.read_loose_ref(name)   # not listed: a pseudo-ref, or new since
+            return packed.get(name)
+
+        return self._as_dict_of(base, names | set(packed), read)
+
+    def get_symrefs(self) -> dict[bytes, bytes]:
+        """Symrefs are loose files only (packed-refs holds ids), so only those are read."""
+        out = {}
+        for name in self._loose_names():
+            try:
+                raw = self.read_loose_ref(name)
+            except RefFormatError:
+                continue
+            if raw is not None and raw.startswith(SYMREF):
+                out[name] = raw[len(SYMREF):]
+        return out
 
     def get_peeled(self, name: NameLike) -> bytes | None:
         name = _n(name)

@@ -173,3 +173,33 @@ def test_parallel_build_survives_a_failing_child(repo, monkeypatch):
     two._add_pack(store.packs[0], parallel=True)
     assert one.trees == two.trees and one.commits == two.commits
     store.close()
+
+
+@pytest.mark.parametrize("slow", ["parent", "child", "neither"])
+def test_the_two_sides_share_every_family(slow):
+    """Parent from the start, forked child from the end: each index is taken, none is lost."""
+    import time
+    from puregit.forking import in_child
+    n = 3000
+    roots = list(range(n))
+    meet = pack_graph._Meeting(n)
+    mine, theirs = [], []
+
+    def work(into, pause):
+        def take(i):
+            into.append(i)
+            if pause and i % 50 == 0:
+                time.sleep(0.001)
+        return take
+
+    got = in_child(lambda: meet.take_from_end(roots, work(theirs, slow == "child")),
+                   lambda: theirs,
+                   lambda: meet.take_from_start(roots, work(mine, slow == "parent")))
+    assert got is not None
+    assert sorted(set(mine) | set(got)) == roots
+    assert mine == roots[:meet.parent_done]
+    assert len(set(mine) & set(got)) <= 2          # only where they met
+    if slow == "parent":
+        assert len(got) > len(mine)
+    elif slow == "child":
+        assert len(mine) > len(got)

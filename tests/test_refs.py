@@ -268,6 +268,38 @@ def test_stale_lock_raises_and_changes_nothing(env, repo):
     assert b"refs/heads/p" not in show_ref(env, repo)
 
 
+def test_listing_reads_each_loose_file_once_and_agrees_with_ref_by_ref(env, repo):
+    """as_dict/get_symrefs take a shortcut (one read per loose file); it must not change answers."""
+    git(env, repo, "pack-refs", "--all")
+    git(env, repo, "symbolic-ref", "refs/heads/alias", "refs/tags/light")   # to a packed-only ref
+    git(env, repo, "update-ref", "refs/heads/other", "HEAD~1")             # loose over packed
+    (repo / ".git" / "refs" / "heads" / "main").write_bytes(b"junk\n")     # broken over packed
+    (repo / ".git" / "refs" / "heads" / "dangling").write_bytes(b"ref: refs/heads/nowhere\n")
+    refs = refs_of(repo)
+    opened = []
+    real_open = open
+
+    def counting_open(path, *a, **kw):
+        opened.append(path)
+        return real_open(path, *a, **kw)
+
+    import builtins
+    builtins.open, saved = counting_open, builtins.open
+    try:
+        listing = refs.as_dict()
+    finally:
+        builtins.open = saved
+    one_by_one = type(refs).__mro__[1]._as_dict(refs, None, refs.read_ref)
+    assert listing == one_by_one
+    assert listing[b"refs/heads/alias"] == listing[b"refs/tags/light"]
+    assert b"refs/heads/main" not in listing and b"refs/heads/dangling" not in listing
+    loose_files = [p for p in opened if os.sep + "refs" + os.sep in p or p.endswith("HEAD")]
+    assert len(loose_files) == len(set(loose_files))
+    assert refs.get_symrefs() == {b"HEAD": b"refs/heads/main",
+                                  b"refs/heads/alias": b"refs/tags/light",
+                                  b"refs/heads/dangling": b"refs/heads/nowhere"}
+
+
 def test_junk_ref_raises(env, repo):
     refs = refs_of(repo)
     (repo / ".git" / "refs" / "heads" / "junk").write_bytes(b"not a sha at all\n")
