@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import weakref
+from collections import OrderedDict
 from typing import Mapping, Optional
 
 from .errors import AccessDenied, NotGitRepository
@@ -102,11 +104,35 @@ class FileSystemBackend(Backend):
 # RSS), its own base cache, index tables and pack_reuse layouts.  Connections
 # that serve the same repository at the same time share one store instead (a
 # ``DiskObjectStore`` is safe to use from several threads; it re-lists the
-# packs when the directory changes).  The registry holds the stores weakly:
-# once the last connection is done, the packs are closed and unmapped.
+# packs when the directory changes).  The registry holds the stores weakly,
+# and the few used last strongly for KEEP_SECONDS more: a clone that follows
+# another (a CI farm, a retry) then finds the pack tables, bitmaps and slice
+# plans of the one before instead of rebuilding them.  Their pages are not
+# kept in the RSS (``server.release_memory``), only those tables.
 
 _STORES: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
 _STORES_LOCK = threading.Lock()
+_RECENT: "OrderedDict" = OrderedDict()   # key -> (store, last use)
+KEEP_SECONDS = 30.0
+KEEP_STORES = 4
+
+
+def _keep(key, store) -> None:
+    """Hold ``store`` a while after its last use; let go of the ones unused longer."""
+    now = time.monotonic()
+    _RECENT[key] = (store, now)
+    _RECENT.move_to_end(key)
+    while _RECENT and (len(_RECENT) > KEEP_STORES
+                       or now - next(iter(_RECENT.values()))[1] > KEEP_SECONDS):
+        _RECENT.popitem(last=False)
+
+
+def forget_idle_stores() -> None:
+    """Let go of the stores kept after use whose time is up (called between connections)."""
+    with _STORES_LOCK:
+        now = time.monotonic()
+        while _RECENT and now - next(iter(_RECENT.values()))[1] > KEEP_SECONDS:
+            _RECENT.popitem(last=False)
 
 
 def share_object_store(repo) -> None:
@@ -124,8 +150,8 @@ def share_object_store(repo) -> None:
     with _STORES_LOCK:
         shared = _STORES.get(key)
         if shared is None:
-            _STORES[key] = store
-            return
+            _STORES[key] = shared = store
+        _keep(key, shared)
     repo.object_store = shared
 
 

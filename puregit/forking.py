@@ -11,6 +11,7 @@ of an algorithm the parent already uses, and its own pipe).
 
 from __future__ import annotations
 
+import gc
 import marshal
 import os
 import threading
@@ -53,6 +54,9 @@ def in_child(child_work, child_result, own_work):
     if pid == 0:   # the child
         code = 1
         try:
+            # A collection would touch every object the parent had: each page
+            # it writes to (reference counts, GC links) is then copied.
+            gc.disable()
             os.close(r)
             child_work()
             data = memoryview(marshal.dumps(child_result()))

@@ -552,6 +552,7 @@ class Pack:
         self._index = index
         self._lock = threading.Lock()
         self._rev: Optional[list[int]] = None
+        self._by_offset = None   # pack_reuse's offset-order tables, once asked for
         self.mtime = 0.0
         if self.basename is not None:
             try:
@@ -692,13 +693,14 @@ class Pack:
 
     def _offset_order(self):
         """The layout's offset-order tables (``pack_reuse``), or None if unusable."""
-        if self.basename is None:
-            return None
-        from .pack_reuse import _UNUSABLE, _layout
-        try:
-            return _layout(self).by_offset()
-        except _UNUSABLE:
-            return None
+        bo = self._by_offset
+        if bo is None and self.basename is not None:
+            from .pack_reuse import _UNUSABLE, _layout
+            try:
+                bo = self._by_offset = _layout(self).by_offset()
+            except _UNUSABLE:
+                return None
+        return bo
 
     def _id_at(self, offset: int) -> bytes:
         """Hex id of the entry starting at ``offset`` (KeyError if none does)."""

@@ -293,6 +293,13 @@ class PackGraphTreeWalker(TreeWalker):
         self._parse = _entry_re(digest_size)[0].findall
 
     def _walk_all(self, tree: bytes, path: bytes):
+        out: list = []
+        self.walk_into(tree, path, out)
+        return iter(out)
+
+    def walk_into(self, tree: bytes, path: bytes, out: list) -> None:
+        """The unfiltered walk below ``tree``, appended to ``out`` (see ``walk``)."""
+        append = out.append
         trees = self.graph.trees
         seen = self.seen
         parse = self._parse
@@ -320,10 +327,10 @@ class PackGraphTreeWalker(TreeWalker):
                     continue
                 seen.add(child)
                 if mode in dirs:
-                    yield hexlify(child), TREE, prefix + name
+                    append((hexlify(child), TREE, prefix + name))
                     subtrees.append((child, prefix + name))
                 else:
-                    yield hexlify(child), BLOB, prefix + name
+                    append((hexlify(child), BLOB, prefix + name))
             if subtrees:
                 stack.extend(reversed(subtrees))
 
@@ -348,6 +355,8 @@ class PackGraphTreeWalker(TreeWalker):
                     seen.add(child)
                     if mode in _DIR_MODES:
                         yield hexlify(child), TREE, prefix + name
-                        yield from self._walk_all(child, prefix + name)
+                        walked: list = []
+                        self.walk_into(child, prefix + name, walked)
+                        yield from walked
                     else:
                         yield hexlify(child), BLOB, prefix + name

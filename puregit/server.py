@@ -28,7 +28,7 @@ import threading
 import time
 from typing import Optional
 
-from .backend import Backend, DictBackend, FileSystemBackend, Handler
+from .backend import Backend, DictBackend, FileSystemBackend, Handler, forget_idle_stores
 from .errors import (
     AccessDenied, HangupException, NotGitRepository, ProtocolError, PuregitError,
 )
@@ -234,6 +234,7 @@ def release_memory(repo) -> None:
         release = getattr(data, "release_pages", None)
         if release is not None:
             release()
+    forget_idle_stores()
     _malloc_trim()
 
 

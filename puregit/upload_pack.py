@@ -13,10 +13,8 @@ a :class:`puregit.protocol.Protocol` and that state, in stateful mode
 from __future__ import annotations
 
 import logging
-import os
-import threading
 import time
-from collections import OrderedDict
+from operator import itemgetter
 from typing import Callable, Iterable, Iterator, Optional
 
 from .backend import Handler
@@ -29,6 +27,8 @@ from .capabilities import (
     CAPABILITY_THIN_PACK, capability_agent, capability_object_format, capability_symref,
     extract_capability_names,
 )
+from . import clone_memo
+from .gc_pause import gc_paused
 from .errors import (
     HangupException, MissingObjectError, ObjectFormatError, ProtocolError, PuregitError,
     ServerError,
@@ -608,45 +608,32 @@ class PackSender:
             self._write(pkt_line(b"\x01"))
             self._last = time.monotonic()
 
-    def _entries(self) -> Iterator:
+    def _entries(self) -> list:
+        """What the walk sends, then (include-tag) the tags pointing into it."""
         up = self.up
         walk = ObjectWalk(up.store, up.graph, up.wants, up.have_obj, up.walk_shallow,
                           up.filter)
         self.walk = walk
-        sent: set = set()
-        n = 0
-        for item in walk:
-            sent.add(item[0])
-            yield item
-            n += 1
-            if n & 1023 == 0:
-                self._tick()
-                if self.progress_on and n & 8191 == 0:
-                    self._emit(2, b"Enumerating objects: %d\r" % n)
+        items: list = []
+        reported = 0
+        for batch in walk.batches():
+            items += batch
+            self._tick()
+            if self.progress_on and len(items) - reported >= 8192:
+                reported = len(items)
+                self._emit(2, b"Enumerating objects: %d\r" % reported)
         if self.include_tag:
-            yield from self._tags_for(lambda h: h in sent)
+            sent = set(map(itemgetter(0), items))
+            items += self._tags_for(sent.__contains__)
+        return items
 
     def send(self, write: Callable[[bytes], object]) -> None:
         self._write = write
         self._last = time.monotonic()
         up = self.up
         key = self._clone_key()
-        if key is None:
-            pack, entries = self._plan()
-        else:
-            # Identical clones (same wants, same refs) share one plan: the first
-            # one decides, the others wait for it and reuse its answer.
-            with _inflight_lock(key) as flight:
-                pack = _memo_get(key, getattr(up.store, "packs", ()))
-                entries = None
-                if pack is None and flight.shared is not None:
-                    entries = flight.shared   # computed by a clone still in flight
-                elif pack is None:
-                    pack, entries = self._plan()
-                    if pack is not None:
-                        _memo_put(key, pack)
-                    else:
-                        flight.shared = entries
+        with gc_paused():   # planning builds big acyclic tables (see gc_pause)
+            pack, entries = self._decide(key)
         if pack is not None:
             entries = None   # not needed while the file streams
             self.walk = None
@@ -655,10 +642,10 @@ class PackSender:
             if self._send_whole_pack(pack, self.count):
                 return
             if key is not None:
-                with _MEMO_LOCK:
-                    _MEMO.pop(key, None)
+                clone_memo.forget(key)
             self.use_bitmaps = False
-            entries = self._plan(whole=False)[1]
+            with gc_paused():
+                entries = self._plan(whole=False)[1]
         # What the plan needed is not needed while the pack streams.
         thin_bases: Iterable = self.walk.edge_objects if self.thin and self.walk else ()
         self.walk = None
@@ -672,10 +659,39 @@ class PackSender:
         gen = generate_pack_chunks(up.store, entries, deltify=self.deltify, reuse=True,
                                    ofs_delta=self.ofs_delta, thin_bases=thin_bases,
                                    progress=self._progress)
-        for chunk in gen:
-            self._emit(1, chunk)
+        with gc_paused():   # the first chunk comes after counting and slice planning
+            first = next(gen, None)
+        if first is not None:
+            self._emit(1, first)
+            for chunk in gen:
+                self._emit(1, chunk)
         if self.sideband:
             write(pkt_line(None))
+
+    def _decide(self, key) -> tuple:
+        """(whole pack to stream, or None; else the entries): remembered, shared or planned."""
+        if key is None:
+            return self._plan()
+        # Identical clones (same wants, same refs) share one plan: the first
+        # one decides, the others wait for it and reuse its answer.
+        up = self.up
+        with clone_memo.inflight(key) as flight:
+            pack = clone_memo.whole_pack(key, getattr(up.store, "packs", ()))
+            if pack is not None:
+                return pack, None
+            if flight.shared is not None:
+                return None, flight.shared   # computed by a clone still in flight
+            entries = clone_memo.walked(key)
+            if entries is not None:
+                return None, entries
+            pack, entries = self._plan()
+            if pack is not None:
+                clone_memo.remember_whole_pack(key, pack)
+            else:
+                flight.shared = entries
+                if len(entries) > DELTA_SEARCH_MAX_OBJECTS:
+                    clone_memo.remember_walk(key, entries)
+            return pack, entries
 
     def _plan(self, whole: bool = True) -> tuple:
         """(an on-disk pack holding exactly what to send, or None; else the entries).
@@ -695,7 +711,7 @@ class PackSender:
             if whole and plan.whole_pack and self.ofs_delta and not extra_tags:
                 return plan.bitmap.pack, None
             return None, plan.entries + extra_tags
-        entries = list(self._entries())
+        entries = self._entries()
         pack = self._single_pack_with(entries) if whole and self.ofs_delta else None
         log.debug("walked %d objects; whole pack: %s", len(entries), pack is not None)
         return pack, (None if pack is not None else entries)
@@ -761,90 +777,6 @@ class PackSender:
         if self.sideband:
             self._write(pkt_line(None))
         return True
-
-
-# --- "these wants are exactly that pack" memo ------------------------------------------
-#
-# Objects never change, so once a walk showed that the objects reachable from
-# a set of wants are exactly the objects of one pack file, that stays true for
-# as long as that file is unchanged.  Remembering it (a few bytes per entry)
-# lets repeated and concurrent clones stream the pack without walking again.
-
-_MEMO: "OrderedDict" = OrderedDict()
-_MEMO_MAX = 32
-_MEMO_LOCK = threading.Lock()
-_INFLIGHT: dict = {}
-
-
-def _pack_identity(pack):
-    try:
-        st = os.stat(pack.basename + ".pack")
-    except (OSError, TypeError, AttributeError):
-        return None
-    return (pack.basename, st.st_size, st.st_mtime_ns, st.st_ino)
-
-
-def _memo_get(key, packs):
-    with _MEMO_LOCK:
-        ident = _MEMO.get(key)
-        if ident is None:
-            return None
-        _MEMO.move_to_end(key)
-    for pack in packs:
-        if getattr(pack, "basename", None) == ident[0]:
-            if _pack_identity(pack) == ident:
-                return pack
-    with _MEMO_LOCK:
-        _MEMO.pop(key, None)
-    return None
-
-
-def _memo_put(key, pack) -> None:
-    ident = _pack_identity(pack)
-    if ident is None:
-        return
-    with _MEMO_LOCK:
-        _MEMO[key] = ident
-        _MEMO.move_to_end(key)
-        while len(_MEMO) > _MEMO_MAX:
-            _MEMO.popitem(last=False)
-
-
-class _inflight_lock:
-    """One lock per memo key, dropped when nobody holds or waits for it.
-
-    ``shared`` carries a plan that is not a whole pack (the entries to send)
-    from the clone that computed it to the identical ones waiting meanwhile;
-    it goes away with the last of them, so nothing stays in memory after.
-    """
-
-    def __init__(self, key) -> None:
-        self.key = key
-
-    @property
-    def shared(self):
-        return self.entry[2]
-
-    @shared.setter
-    def shared(self, value) -> None:
-        self.entry[2] = value
-
-    def __enter__(self):
-        with _MEMO_LOCK:
-            entry = _INFLIGHT.get(self.key)
-            if entry is None:
-                entry = _INFLIGHT[self.key] = [threading.Lock(), 0, None]
-            entry[1] += 1
-        self.entry = entry
-        entry[0].acquire()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.entry[0].release()
-        with _MEMO_LOCK:
-            self.entry[1] -= 1
-            if self.entry[1] == 0:
-                _INFLIGHT.pop(self.key, None)
 
 
 # --- the handler --------------------------------------------------------------------

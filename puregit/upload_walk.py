@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import heapq
 from binascii import hexlify, unhexlify
+from itertools import chain
 from typing import Callable, Iterable, Iterator, Optional
 from urllib.parse import unquote_to_bytes
 
@@ -233,6 +234,9 @@ def _parse_size(text: bytes) -> Optional[int]:
 
 # --- the walk ----------------------------------------------------------------
 
+_BATCH = 4096   # items per list handed out by ObjectWalk.batches
+
+
 class ObjectWalk:
     """Objects reachable from ``wants`` minus those reachable from ``haves``.
 
@@ -389,6 +393,16 @@ class ObjectWalk:
         return TreeWalker(self.store.get_raw, self.digest, reader, seen)
 
     def __iter__(self) -> Iterator[tuple[bytes, int, Optional[bytes]]]:
+        return chain.from_iterable(self.batches())
+
+    def batches(self) -> Iterator[list]:
+        """The walk's ``(hex id, type, path)`` items, in lists of a few thousand.
+
+        A clone walks tens of thousands of objects: handing them over a list
+        at a time costs far less than a generator step per object, and the
+        caller still gets control often enough for keepalives.
+        """
+        out: list = []
         g = self.graph
         flt = self.filter
         seen: set = set()       # hex ids of tags and commits
@@ -405,7 +419,7 @@ class ObjectWalk:
                     break
                 if sha not in seen:   # wanted tags are sent whatever the filter
                     seen.add(sha)
-                    yield sha, TAG, None
+                    out.append((sha, TAG, None))
                 sha = tag_target(body)[0]
             if type_num == COMMIT:
                 tips.append(sha)
@@ -431,20 +445,21 @@ class ObjectWalk:
                 pass
         self.edge_objects = {hexlify(b) for b in seen_bin}
         self.sent_commits = commits
-        for c in commits:
-            if flt is None or flt.type_ok(COMMIT):
-                yield c, COMMIT, None
+        if flt is None or flt.type_ok(COMMIT):
+            out.extend([(c, COMMIT, None) for c in commits])
         depth_of = {} if flt is not None and flt.tree_depth is not None else None
         for sha, type_num in roots:  # explicitly wanted trees and blobs are always sent
             b = unhexlify(sha)
             if b in seen_bin:
                 continue
             seen_bin.add(b)
-            yield sha, type_num, b""
+            out.append((sha, type_num, b""))
             if type_num == TREE and (flt is None or flt.tree_ok(1)):
-                yield from trees.walk(b, b"", flt, self.blob_size, depth_of)
+                out.extend(trees.walk(b, b"", flt, self.blob_size, depth_of))
         if flt is not None and not flt.needs_trees():
+            yield out
             return
+        walk_into = getattr(trees, "walk_into", None) if flt is None else None
         for c in commits:
             tree = unhexlify(g.info(c)[0])
             if tree in seen_bin:
@@ -458,11 +473,18 @@ class ObjectWalk:
                 if depth_of is not None:
                     depth_of[tree] = 0
                 if first and flt.type_ok(TREE):
-                    yield hexlify(tree), TREE, b""
+                    out.append((hexlify(tree), TREE, b""))
             else:
-                yield hexlify(tree), TREE, b""
-            yield from trees.walk(tree, b"", flt, self.blob_size, depth_of)
-        yield from trees.flush()
+                out.append((hexlify(tree), TREE, b""))
+            if walk_into is not None:
+                walk_into(tree, b"", out)
+            else:
+                out.extend(trees.walk(tree, b"", flt, self.blob_size, depth_of))
+            if len(out) >= _BATCH:
+                yield out
+                out = []
+        out.extend(trees.flush())
+        yield out
 
 
 def shallow_boundary(graph: CommitGraph, wants: Iterable[bytes], depth: int,

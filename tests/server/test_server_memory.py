@@ -40,7 +40,7 @@ def test_base_cache_stays_within_its_budget():
     assert cache.get(99999) is None
 
 
-def test_connections_to_one_repository_share_its_object_store(served):
+def test_connections_to_one_repository_share_its_object_store(served, monkeypatch):
     backend = FileSystemBackend(str(served.parent))
     a = backend.open_repository("/repo.git")
     b = backend.open_repository("/repo.git")
@@ -48,7 +48,14 @@ def test_connections_to_one_repository_share_its_object_store(served):
     store = weakref.ref(a.object_store)
     del a, b
     gc.collect()
-    assert store() is None                    # held only while a connection uses it
+    assert store() is not None                # kept a while after its last use ...
+    again = backend.open_repository("/repo.git")
+    assert again.object_store is store()      # ... for the next connection
+    del again
+    monkeypatch.setattr(backend_mod, "KEEP_SECONDS", 0.0)
+    backend_mod.forget_idle_stores()
+    gc.collect()
+    assert store() is None                    # then let go
     c = backend.open_repository("/repo.git")
     assert c.object_store.packs and c.object_store.get_raw(git(
         "rev-parse", "HEAD", cwd=served).strip())[0] == 1
@@ -127,7 +134,8 @@ def _mapped_rss_kib(path: str) -> int:
     return rss
 
 
-def test_nothing_per_connection_stays_after_clones(served, tmp_path):
+def test_nothing_per_connection_stays_after_clones(served, tmp_path, monkeypatch):
+    monkeypatch.setattr(backend_mod, "KEEP_SECONDS", 0.0)   # nothing kept after use
     with serving(FileSystemBackend(str(served.parent))) as srv:
         dests = [tmp_path / f"c{i}" for i in range(3)]
         procs = [subprocess.Popen(["git", "clone", "-q", "--bare", url(srv), str(d)],
@@ -136,6 +144,7 @@ def test_nothing_per_connection_stays_after_clones(served, tmp_path):
         assert [p.returncode for p in procs] == [0, 0, 0], errors
     for d in dests:
         fsck(d)
+    backend_mod.forget_idle_stores()
     gc.collect()
     assert len(backend_mod._STORES) == 0
     assert len(pack_reuse._LAYOUTS) == 0
