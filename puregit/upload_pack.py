@@ -632,8 +632,12 @@ class PackSender:
         self._last = time.monotonic()
         up = self.up
         key = self._clone_key()
-        with gc_paused():   # planning builds big acyclic tables (see gc_pause)
+        # Planning builds big acyclic tables: collection waits (see gc_pause)
+        # until the first chunk is on its way.
+        with gc_paused():
             pack, entries = self._decide(key)
+            if pack is None:
+                chunks = self._start_pack(entries)
         if pack is not None:
             entries = None   # not needed while the file streams
             self.walk = None
@@ -645,7 +649,15 @@ class PackSender:
                 clone_memo.forget(key)
             self.use_bitmaps = False
             with gc_paused():
-                entries = self._plan(whole=False)[1]
+                chunks = self._start_pack(self._plan(whole=False)[1])
+        for chunk in chunks:
+            self._emit(1, chunk)
+        if self.sideband:
+            write(pkt_line(None))
+
+    def _start_pack(self, entries: list) -> Iterator[bytes]:
+        """Count and plan the pack of ``entries``; send its first chunk; return the rest."""
+        up = self.up
         # What the plan needed is not needed while the pack streams.
         thin_bases: Iterable = self.walk.edge_objects if self.thin and self.walk else ()
         self.walk = None
@@ -659,14 +671,10 @@ class PackSender:
         gen = generate_pack_chunks(up.store, entries, deltify=self.deltify, reuse=True,
                                    ofs_delta=self.ofs_delta, thin_bases=thin_bases,
                                    progress=self._progress)
-        with gc_paused():   # the first chunk comes after counting and slice planning
-            first = next(gen, None)
-        if first is not None:
-            self._emit(1, first)
-            for chunk in gen:
-                self._emit(1, chunk)
-        if self.sideband:
-            write(pkt_line(None))
+        for chunk in gen:   # the first one comes once counting and slice planning are done
+            self._emit(1, chunk)
+            break
+        return gen
 
     def _decide(self, key) -> tuple:
         """(whole pack to stream, or None; else the entries): remembered, shared or planned."""
