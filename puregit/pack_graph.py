@@ -115,13 +115,28 @@ class PackGraph:
         pack_no = len(self._inflaters)
         self._inflaters.append(inflate)
 
+        commits = self.commits
+
         def family(i: int) -> None:
+            if types[i] == 2 and i not in kids:
+                # A whole tree that is nobody's base: the walker reads it, if
+                # it is reached at all (a malformed one is reported then).
+                self.full.setdefault(unhexlify(ids[i]), (pack_no, i))
+                return
             try:
                 body = inflate(i)
             except (zlib.error, PuregitError):
                 return
             if types[i] == 1:
-                self._commit_family(i, body, kids, ids, inflate, max_size)
+                if i in kids:
+                    self._commit_family(i, body, kids, ids, inflate, max_size)
+                    return
+                try:   # most commits are whole and nobody's delta base
+                    tree, parents = commit_tree_and_parents(body)
+                except (PuregitError, ValueError):
+                    return
+                if ids[i] not in commits:
+                    commits[ids[i]] = (tree, parents, None)
             else:
                 self._tree_family(i, body, kids, ids, inflate, max_size, pack_no)
 

@@ -203,3 +203,26 @@ def test_the_two_sides_share_every_family(slow):
         assert len(got) > len(mine)
     elif slow == "child":
         assert len(mine) > len(got)
+
+
+def test_a_malformed_whole_tree_is_reported_not_skipped(tmp_path):
+    """A whole tree nobody deltas against is read only when walked: it must still be checked."""
+    from puregit.errors import PuregitError
+    path = str(tmp_path / "bad")
+    git("init", "-q", path)
+    blob = git("hash-object", "-w", "--stdin", cwd=path, input=b"x\n").strip()
+    good = git("mktree", cwd=path, input=b"100644 blob " + blob + b"\ta\n").strip()
+    bad_file = tmp_path / "bad-tree"
+    bad_file.write_bytes(b"100644 a\0" + bytes.fromhex(blob.decode()) + b"100644 b\0\x01\x02")
+    bad = git("hash-object", "-t", "tree", "--literally", "-w", str(bad_file), cwd=path).strip()
+    commit = git("commit-tree", bad.decode(), "-m", "bad", cwd=path).strip()
+    ids = b"\n".join([blob, good, bad, commit]) + b"\n"
+    git("pack-objects", "-q", os.path.join(path, ".git", "objects", "pack", "pack"), cwd=path,
+        input=ids)
+    git("prune-packed", cwd=path)
+    store = DiskObjectStore(os.path.join(path, ".git", "objects"))
+    with pytest.raises(PuregitError):
+        list(store.iter_reachable([commit]))
+    with pytest.raises(PuregitError):
+        list(ObjectWalk(store, CommitGraph(store.get_raw), [commit]))
+    store.close()
