@@ -25,6 +25,10 @@ def _setup_gc(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("--no-write-bitmap-index", dest="bitmap", action="store_false",
                    help="do not write a reachability bitmap")
+    p.add_argument("--auto", action="store_true",
+                   help="only if the repository has collected enough packs or loose objects "
+                        "(gc.auto, gc.autoPackLimit), in the background unless gc.autoDetach "
+                        "is false")
 
 
 @command("gc", _setup_gc)
@@ -32,6 +36,9 @@ def cmd_gc(args: argparse.Namespace) -> int:
     from .repack import repack
     repo = _open_repo()
     try:
+        if args.auto:
+            from .auto_gc import run_auto
+            return run_auto(repo, quiet=args.quiet, progress=_progress(args))
         repack(repo, write_bitmap=args.bitmap, progress=_progress(args), pack_refs=True)
     finally:
         repo.close()

@@ -257,6 +257,7 @@ class ReceivePackHandler(Handler):
         unpack_status = self.process(commands)
         self.send_report(unpack_status, commands)
         self.run_post_hooks(commands)
+        self.maybe_gc(commands)
         if self.use_sideband:
             self._write(b"0000")
 
@@ -581,6 +582,12 @@ class ReceivePackHandler(Handler):
         env = push_option_env(self.push_options)
         hooks.run("post-receive", (), format_ref_lines((c.old, c.new, c.ref) for c in updated), env)
         hooks.run("post-update", [c.ref for c in updated], b"", {})
+
+    def maybe_gc(self, commands: list) -> None:
+        """``receive.autogc``: after a push that changed something, ``gc --auto``."""
+        if self.config.auto_gc and any(c.error is None for c in commands):
+            from .auto_gc import start_after_push
+            start_after_push(self.repo)
 
 
 def _one_line(text: bytes) -> bytes:

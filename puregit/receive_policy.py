@@ -97,6 +97,7 @@ class ReceiveConfig:
     fsck_objects: bool = False
     fsck_overrides: dict = field(default_factory=dict)
     max_input_size: int = 0
+    auto_gc: bool = True                          # receive.autogc: gc --auto after a push
     advertise_push_options: bool = False
     advertise_atomic: bool = True
     hide_refs: list = field(default_factory=list)
@@ -112,6 +113,7 @@ class ReceiveConfig:
         r, t = (b"receive",), (b"transfer",)
         out.deny_non_fast_forwards = bool(_cfg_bool(config, r, b"denynonfastforwards"))
         out.deny_deletes = bool(_cfg_bool(config, r, b"denydeletes"))
+        out.auto_gc = _cfg_bool(config, r, b"autogc") is not False
         out.deny_current_branch = _deny_value(_cfg(config, r, b"denycurrentbranch"), "unconfigured")
         out.deny_delete_current = _deny_value(_cfg(config, r, b"denydeletecurrent"), "unconfigured")
         fsck = _cfg_bool(config, r, b"fsckobjects")
