@@ -34,8 +34,11 @@ This module is the handler and the stdin/stdout entry.  The I/O-free rules
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import threading
+import time
 from binascii import hexlify, unhexlify
 from itertools import chain
 from typing import Callable, Optional
@@ -132,6 +135,8 @@ class ReceivePackHandler(Handler):
         self.quiet = False
         self.push_options: Optional[list] = None
         self._stderr = self.options.get("stderr")
+        self._write_lock = threading.Lock()
+        self._last_write = time.monotonic()
 
     # -- capabilities -------------------------------------------------------
     @classmethod
@@ -140,7 +145,9 @@ class ReceivePackHandler(Handler):
 
     # -- output ---------------------------------------------------------------
     def _write(self, data: bytes) -> None:
-        self.proto.write(data)
+        with self._write_lock:   # the keepalive thread writes too
+            self.proto.write(data)
+            self._last_write = time.monotonic()
 
     def _message(self, text: bytes) -> None:
         """A message for the user: band 2 with side-band, else our stderr."""
@@ -170,6 +177,36 @@ class ReceivePackHandler(Handler):
                 self._stderr(data)
             except (OSError, ValueError):
                 pass
+
+    @contextlib.contextmanager
+    def _keepalive(self):
+        """``receive.keepAlive``: an empty band-1 packet after that many silent seconds.
+
+        Indexing, fsck, the connectivity check and the hooks of a big push
+        can take minutes without a byte to the client; some networks drop
+        such a connection.  Needs side-band (the packet is a zero-length
+        piece of the report, which the client ignores).
+        """
+        interval = self.config.keep_alive
+        if not (self.use_sideband and interval > 0):
+            yield
+            return
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(min(interval, 1.0)):
+                if time.monotonic() - self._last_write >= interval:
+                    try:
+                        self._write(b"0005\x01")
+                    except (OSError, PuregitError, ValueError):
+                        return
+        t = threading.Thread(target=beat, name="receive-pack keepalive", daemon=True)
+        t.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            t.join()
 
     # -- advertisement ------------------------------------------------------------
     def advertisement(self) -> RefAdvertisement:
@@ -254,7 +291,8 @@ class ReceivePackHandler(Handler):
             opts = self._read_message(PushOptions, MAX_PUSH_OPTIONS)
             self.push_options = list(opts.options)
         commands = [Command(c.old, c.new, c.ref) for c in req.commands]
-        unpack_status = self.process(commands)
+        with self._keepalive():
+            unpack_status = self.process(commands)
         self.send_report(unpack_status, commands)
         self.run_post_hooks(commands)
         self.maybe_gc(commands)

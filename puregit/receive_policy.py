@@ -98,6 +98,7 @@ class ReceiveConfig:
     fsck_overrides: dict = field(default_factory=dict)
     max_input_size: int = 0
     auto_gc: bool = True                          # receive.autogc: gc --auto after a push
+    keep_alive: int = 5                           # receive.keepAlive seconds (0: none)
     advertise_push_options: bool = False
     advertise_atomic: bool = True
     hide_refs: list = field(default_factory=list)
@@ -131,6 +132,13 @@ class ReceiveConfig:
             from .config import parse_int
             try:
                 out.max_input_size = max(0, parse_int(size))
+            except ValueError:
+                pass
+        alive = _cfg(config, r, b"keepalive")
+        if alive:
+            from .config import parse_int
+            try:
+                out.keep_alive = max(0, parse_int(alive))
             except ValueError:
                 pass
         out.advertise_push_options = bool(_cfg_bool(config, r, b"advertisepushoptions"))

@@ -1,0 +1,37 @@
+"""receive.keepAlive: a push that keeps the server busy gets empty band-1 packets meanwhile."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+from helpers import fsck, git, make_rich_repo
+from helpers_server import serving, url
+
+from puregit.backend import FileSystemBackend
+
+
+@pytest.mark.parametrize("keepalive, expected", [("1", True), ("0", False)])
+def test_keepalive_while_a_hook_runs(tmp_path, keepalive, expected):
+    src = tmp_path / "src"
+    make_rich_repo(src)
+    bare = tmp_path / "root" / "repo.git"
+    git("init", "-q", "--bare", str(bare))
+    git("config", "receive.keepAlive", keepalive, cwd=bare)
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\nsleep 2.2\n")          # busy and silent
+    hook.chmod(0o755)
+    trace = tmp_path / "trace"
+    with serving(FileSystemBackend(str(bare.parent)), enable_receive_pack=True) as srv:
+        p = subprocess.run(["git", "push", url(srv), "main"], cwd=src, capture_output=True,
+                           env=dict(os.environ, GIT_TRACE_PACKET=str(trace)))
+    assert p.returncode == 0, p.stderr
+    lines = trace.read_bytes().splitlines()
+    beats = [ln for ln in lines if ln.endswith(b"sideband< \\1")]
+    assert bool(beats) is expected
+    if expected:   # they came before the report, which still reads as usual
+        report = next(i for i, ln in enumerate(lines) if b"push< unpack ok" in ln)
+        assert lines.index(beats[0]) < report
+    assert git("rev-parse", "main", cwd=bare) == git("rev-parse", "main", cwd=src)
+    fsck(bare)
