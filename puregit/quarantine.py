@@ -111,6 +111,13 @@ class Quarantine:
             indexer.abort()
             raise
         result = indexer.finish()
+        deltas = result.stats.get("deltas", 0)
+        if progress is not None and deltas:
+            # what git's index-pack says for receive-pack (the final line of its meter)
+            local = result.thin_bases_added
+            tail = (b"done." if not local else b"completed with %d local object%s."
+                    % (local, b"" if local == 1 else b"s"))
+            progress(b"Resolving deltas: 100%% (%d/%d), %s\n" % (deltas, deltas, tail))
         if result.num_objects == 0:
             for p in (result.pack_path, result.idx_path):
                 try:

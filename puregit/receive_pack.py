@@ -333,7 +333,8 @@ class ReceivePackHandler(Handler):
                 try:
                     quarantine.receive_pack(self._pack_reader(),
                                             max_input_size=self.config.max_input_size,
-                                            inspect=checker, parallel=True)
+                                            inspect=checker, parallel=True,
+                                            progress=None if self.quiet else self._message)
                     problems = checker.finish(quarantine.store.get_raw)
                 except (PackError, ObjectFormatError, ProtocolError, OSError, MemoryError) as exc:
                     return self._unpack_failed(commands, _unpack_reason(exc))

@@ -35,3 +35,31 @@ def test_keepalive_while_a_hook_runs(tmp_path, keepalive, expected):
         assert lines.index(beats[0]) < report
     assert git("rev-parse", "main", cwd=bare) == git("rev-parse", "main", cwd=src)
     fsck(bare)
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_resolving_deltas_is_reported_like_git(tmp_path, quiet):
+    """``remote: Resolving deltas: 100% (n/n), completed with k local objects.`` as git shows it."""
+    src = tmp_path / "src"
+    make_rich_repo(src)
+    bare = tmp_path / "root" / "repo.git"
+    git("init", "-q", "--bare", str(bare))
+    big = "".join(f"line {i} of a file long enough to be sent as a delta\n" for i in range(400))
+    (src / "big.txt").write_text(big)
+    git("add", "big.txt", cwd=src)
+    git("commit", "-q", "-m", "big", cwd=src)
+    with serving(FileSystemBackend(str(bare.parent)), enable_receive_pack=True) as srv:
+        git("push", "-q", url(srv), "main", cwd=src)
+        (src / "big.txt").write_text(big.replace("line 7 ", "line seven "))
+        git("commit", "-q", "-am", "edit", cwd=src)
+        p = subprocess.run(["git", "push", "-q" if quiet else "--progress", url(srv), "main"],
+                           cwd=src, capture_output=True)
+    assert p.returncode == 0, p.stderr
+    said = [ln.rstrip() for ln in p.stderr.splitlines() if b"Resolving deltas" in ln]
+    if quiet:
+        assert said == []
+    else:
+        assert said and said[-1].startswith(b"remote: Resolving deltas: 100% (")
+        assert said[-1].endswith(b"local object.") or said[-1].endswith(b"local objects.")
+    assert git("rev-parse", "main", cwd=bare) == git("rev-parse", "main", cwd=src)
+    fsck(bare)
