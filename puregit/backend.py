@@ -13,7 +13,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence
 
 from .errors import AccessDenied, NotGitRepository
 
@@ -58,12 +58,25 @@ class FileSystemBackend(Backend):
     (as git daemon does with ``--base-path``).  ``..`` components, ``~user``,
     NUL bytes and symlinks that lead outside ``root`` are refused.
     ``export_all=False`` serves only repositories with a ``git-daemon-export-ok``
-    file, as git daemon does without ``--export-all``.
+    file, as git daemon does without ``--export-all``.  ``whitelist``: git
+    daemon's directory arguments; when given, only repositories inside one of
+    them are served (``strict_paths``: only the very directories listed).
     """
 
-    def __init__(self, root: str = os.sep, export_all: bool = True) -> None:
+    def __init__(self, root: str = os.sep, export_all: bool = True,
+                 whitelist: Sequence[str] = (), strict_paths: bool = False) -> None:
         self.root = os.path.realpath(os.path.abspath(root))
         self.export_all = export_all
+        self.whitelist = [os.path.realpath(os.path.abspath(d)) for d in whitelist]
+        self.strict_paths = strict_paths
+
+    def _listed(self, real: str) -> bool:
+        if not self.whitelist:
+            return True
+        if self.strict_paths:
+            return real in self.whitelist
+        return any(real == d or real.startswith(d.rstrip(os.sep) + os.sep)
+                   for d in self.whitelist)
 
     def resolve(self, path: str | bytes) -> str:
         """The real directory for a request path, or ``AccessDenied``."""
@@ -75,13 +88,16 @@ class FileSystemBackend(Backend):
         if any(c == ".." for c in parts):
             raise denied
         base = os.path.join(self.root, *parts) if parts else self.root
-        for candidate in (base, base + ".git", os.path.join(base, ".git")):
+        # --strict-paths: the path must name the repository exactly (no ".git" guessing)
+        candidates = (base,) if self.strict_paths else (base, base + ".git",
+                                                        os.path.join(base, ".git"))
+        for candidate in candidates:
             real = os.path.realpath(candidate)
             if real != self.root and not real.startswith(self.root + os.sep):
                 continue
             if os.path.isdir(real) and (os.path.isfile(os.path.join(real, "HEAD")) or
                                         os.path.isdir(os.path.join(real, ".git"))):
-                if not self.export_all and not _export_ok(real):
+                if not self._listed(real) or (not self.export_all and not _export_ok(real)):
                     raise denied
                 return real
         raise denied

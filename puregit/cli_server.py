@@ -79,6 +79,16 @@ def _setup_daemon(p: argparse.ArgumentParser) -> None:
                    help="seconds a client has to send its request")
     p.add_argument("--verbose", action="store_true", help="log every request")
     p.add_argument("--port-file", help="write the port actually bound here (useful with --port 0)")
+    p.add_argument("--pid-file", help="write the daemon's process id here")
+    p.add_argument("--detach", action="store_true",
+                   help="go to the background once listening (log lines are dropped)")
+    p.add_argument("--strict-paths", action="store_true",
+                   help="serve only the exact directories listed (no .git guessing)")
+    p.add_argument("--reuseaddr", action="store_true",
+                   help="accepted for git daemon compatibility: addresses are always reused")
+    p.add_argument("directory", nargs="*",
+                   help="serve only repositories inside these directories (git daemon's "
+                        "whitelist)")
 
 
 @command("daemon", _setup_daemon)
@@ -89,9 +99,13 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     from .server import TCPGitServer
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s [%(process)d] %(message)s", stream=sys.stderr)
+    if args.strict_paths and not args.directory:
+        print("fatal: option --strict-paths requires a whitelist", file=sys.stderr)
+        return 128
     enabled = {"upload-pack"} | set(args.enable)
     enabled -= set(args.disable)
-    backend = FileSystemBackend(args.base_path, export_all=args.export_all)
+    backend = FileSystemBackend(args.base_path, export_all=args.export_all,
+                                whitelist=args.directory, strict_paths=args.strict_paths)
     server = TCPGitServer(backend, args.listen, args.port,
                           enable_receive_pack="receive-pack" in enabled,
                           enable_upload_archive="upload-archive" in enabled,
@@ -100,10 +114,13 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     if "upload-pack" not in enabled:
         server.enabled_services.discard(b"git-upload-pack")
     host, port = server.server_address[:2]
-    if args.port_file:
-        with open(args.port_file + ".tmp", "w") as f:
-            f.write(f"{port}\n")
-        os.replace(args.port_file + ".tmp", args.port_file)
+    if args.detach:
+        _detach()
+    for name, value in ((args.port_file, port), (args.pid_file, os.getpid())):
+        if name:
+            with open(name + ".tmp", "w") as f:
+                f.write(f"{value}\n")
+            os.replace(name + ".tmp", name)
     logging.getLogger("puregit.server").info("Ready to rumble on %s:%s", host, port)
     try:
         server.serve_forever()
@@ -112,3 +129,19 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     finally:
         server.server_close()
     return 0
+
+
+def _detach() -> None:
+    """Go to the background: the parent exits, the child leaves the terminal's session.
+
+    Called once the socket listens and before any thread starts, so the
+    caller has its port and a bind error is still reported in the foreground.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.fork():
+        os._exit(0)
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)

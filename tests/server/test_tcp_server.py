@@ -17,6 +17,7 @@ from helpers_server import (
 )
 
 from puregit.backend import FileSystemBackend
+from puregit.errors import AccessDenied
 from puregit.pktline import pkt_line
 from puregit.repo import Repo
 from puregit.server import DictBackend, TCPGitServer
@@ -233,3 +234,55 @@ def test_daemon_command(srv_repo, tmp_path):
         proc.terminate()
         _, err = proc.communicate(timeout=10)
     assert b"git-upload-pack /repo.git ok" in err
+
+
+def test_daemon_detaches_with_a_whitelist_like_git_daemon(tmp_path):
+    """``puregit daemon --reuseaddr --detach --pid-file F --base-path R R/allowed`` as with git."""
+    root = tmp_path / "root"
+    for name in ("allowed/a.git", "other/b.git"):
+        git("init", "-q", "--bare", str(root / name))
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    port_file, pid_file = tmp_path / "port", tmp_path / "pid"
+    base = [sys.executable, "-m", "puregit", "daemon", "--reuseaddr", "--port", "0",
+            "--export-all", f"--base-path={root}"]
+    p = subprocess.run(base + ["--strict-paths"], env=env, capture_output=True, timeout=30)
+    assert p.returncode == 128 and b"requires a whitelist" in p.stderr
+    p = subprocess.run(base + ["--detach", "--pid-file", str(pid_file), "--port-file",
+                               str(port_file), str(root / "allowed")],
+                       env=env, capture_output=True, timeout=30)
+    assert p.returncode == 0                       # the foreground process is done ...
+    for _ in range(100):
+        if pid_file.exists() and port_file.exists():
+            break
+        time.sleep(0.05)
+    pid = int(pid_file.read_text())
+    try:
+        os.kill(pid, 0)                            # ... the daemon lives on
+        port = int(port_file.read_text())
+        assert git_ok("ls-remote", f"git://127.0.0.1:{port}/allowed/a.git").returncode == 0
+        assert git_ok("ls-remote", f"git://127.0.0.1:{port}/allowed/a").returncode == 0
+        denied = git_ok("ls-remote", f"git://127.0.0.1:{port}/other/b.git")
+        assert denied.returncode != 0 and b"access denied" in denied.stderr
+    finally:
+        os.kill(pid, 15)
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+
+
+def test_strict_paths_serve_only_the_listed_directories(tmp_path):
+    root = tmp_path / "root"
+    git("init", "-q", "--bare", str(root / "a.git"))
+    git("init", "-q", "--bare", str(root / "sub" / "c.git"))
+    backend = FileSystemBackend(str(root), whitelist=[str(root / "a.git")], strict_paths=True)
+    assert backend.resolve("/a.git") == os.path.realpath(root / "a.git")
+    for path in ("/a", "/sub/c.git"):
+        with pytest.raises(AccessDenied):
+            backend.resolve(path)
+    loose = FileSystemBackend(str(root), whitelist=[str(root / "sub")])
+    assert loose.resolve("/sub/c") == os.path.realpath(root / "sub" / "c.git")
+    with pytest.raises(AccessDenied):
+        loose.resolve("/a.git")
