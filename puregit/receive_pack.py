@@ -70,7 +70,7 @@ from .receive_policy import (  # noqa: F401  (re-exported)
     DELETION_PROHIBITED, FAILED_TO_UPDATE, FUNNY_REFNAME, HIDDEN_DELETE, HIDDEN_UPDATE,
     HOOK_DECLINED, MIGRATE_FAILED, MISSING_OBJECTS, NON_FAST_FORWARD, PRE_RECEIVE_DECLINED,
     UNPACKER_ERROR, Command, ReceiveConfig, _object_type, is_ancestor, is_funny_refname,
-    receive_capabilities, ref_is_hidden,
+    read_skip_list, receive_capabilities, ref_is_hidden,
 )
 from .ref_transaction import RefTransaction, _SimpleTransaction  # noqa: F401  (re-exported)
 
@@ -326,7 +326,15 @@ class ReceivePackHandler(Handler):
         try:
             references = None
             if not delete_only:
-                policy = FsckPolicy(self.config.fsck_objects, self.config.fsck_overrides)
+                skip: frozenset = frozenset()
+                if self.config.fsck_skip_list:
+                    try:
+                        skip = read_skip_list(self.config.fsck_skip_list, self.hash_algo.hex_size)
+                    except (OSError, ValueError) as exc:
+                        return self._unpack_failed(
+                            commands, b"could not read fsck skip list: " + _one_line(
+                                str(exc).encode("utf-8", "replace")))
+                policy = FsckPolicy(self.config.fsck_objects, self.config.fsck_overrides, skip)
                 # fsck runs inside the indexer's pass, each object checked while in hand.
                 references = set() if not policy.skip else None
                 checker = StreamFsck(policy, self.hash_algo.digest_size, references)

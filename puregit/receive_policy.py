@@ -96,6 +96,7 @@ class ReceiveConfig:
     deny_delete_current: str = "unconfigured"     # refuse
     fsck_objects: bool = False
     fsck_overrides: dict = field(default_factory=dict)
+    fsck_skip_list: Optional[str] = None          # receive.fsck.skipList: a file of ids
     max_input_size: int = 0
     auto_gc: bool = True                          # receive.autogc: gc --auto after a push
     keep_alive: int = 5                           # receive.keepAlive seconds (0: none)
@@ -127,6 +128,11 @@ class ReceiveConfig:
             items = []
         out.fsck_overrides = {k.decode("ascii", "replace"): v.decode("ascii", "replace")
                               for k, v in items if k.lower() != b"skiplist"}
+        skip = [v for k, v in items if k.lower() == b"skiplist" and v]
+        if skip:   # relative to the repository, where git's receive-pack runs
+            path = os.path.expanduser(os.fsdecode(skip[-1]))
+            controldir = getattr(repo, "controldir", None)
+            out.fsck_skip_list = os.path.join(controldir(), path) if controldir else path
         size = _cfg(config, r, b"maxinputsize")
         if size:
             from .config import parse_int
@@ -239,3 +245,21 @@ def is_ancestor(get_raw, old: bytes, new: bytes, limit: int = 10_000_000) -> boo
                 seen.add(p)
                 stack.append(p)
     return False
+
+
+def read_skip_list(path: str, hex_size: int = 40) -> frozenset:
+    """The object ids of an fsck skip list: one full id per line, ``#`` comments.
+
+    Raises OSError when the file cannot be read and ValueError for a line
+    that is not an id (git refuses to go on in both cases).
+    """
+    ids = set()
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            line = raw.split(b"#", 1)[0].strip()
+            if not line:
+                continue
+            if len(line) != hex_size or line.strip(b"0123456789abcdefABCDEF"):
+                raise ValueError(f"invalid object name on line {n} of {path}")
+            ids.add(line.lower())
+    return frozenset(ids)

@@ -649,3 +649,37 @@ def test_held_lock_reports_failure_and_leaves_lock(work, server, rp_script):
     assert rev(server, "main") == old
     push(work, server, rp_script, "main")
     fsck(server)
+
+
+def test_fsck_skip_list_lets_known_broken_objects_in(work, server, rp_script):
+    """receive.fsck.skipList: a listed object is not checked; anything else still is."""
+    before, old = seeded(work, server, rp_script)
+    git("config", "receive.fsckObjects", "true", cwd=server)
+    tree = rev(work, "main^{tree}")
+    body = (f"tree {tree}\nparent {old}\nauthor A <a@x> 1 +0000\n"
+            f"committer C <c@x> 1 +00x0\n\nbad time zone, known and accepted\n").encode()
+    c = git("hash-object", "-t", "commit", "-w", "--literally", "--stdin", cwd=work,
+            input=body).strip().decode()
+    (server / "skip").write_text(f"# imported history\n{'0' * 40}\n\n{c}  # badTimezone\n")
+    git("config", "receive.fsck.skipList", "skip", cwd=server)   # relative to the repository
+    req = command_request([f"{old} {c} refs/heads/main"])
+    _, raw, _ = raw_push(server, req + pack_from(work, [c]))
+    assert parse_report(raw) == [b"unpack ok", b"ok refs/heads/main"]
+    assert rev(server, "main") == c
+    # a second broken commit, not listed, is still refused
+    body2 = body.replace(b"known and accepted", b"not listed")
+    c2 = git("hash-object", "-t", "commit", "-w", "--literally", "--stdin", cwd=work,
+             input=body2.replace(f"parent {old}".encode(), f"parent {c}".encode())
+             ).strip().decode()
+    req = command_request([f"{c} {c2} refs/heads/main"])
+    _, raw, _ = raw_push(server, req + pack_from(work, [c2]))
+    assert b"badTimezone" in parse_report(raw)[0] and rev(server, "main") == c
+    # an unreadable or malformed skip list refuses the push, as git does
+    for text in (None, "not-an-id\n"):
+        if text is None:
+            (server / "skip").unlink()
+        else:
+            (server / "skip").write_text(text)
+        _, raw, _ = raw_push(server, req + pack_from(work, [c2]))
+        assert parse_report(raw)[0].startswith(b"unpack could not read fsck skip list")
+    assert rev(server, "main") == c
