@@ -676,28 +676,35 @@ class Pack:
     def _revindex(self) -> list[int]:
         """Entry offsets in pack order, then the end of the entries.
 
-        Taken from the pack's cached tables (``pack_reuse._layout``) when the
-        index is a v2 file: sorting the offsets there is done once per pack
-        and shared with pack writing, instead of building a second map.
+        Taken from the pack's ``pack_reuse`` layout when a clone or a big
+        fetch built one (no second sorted copy and offset map); else sorted
+        from the index.
         """
         rev = self._rev
+        bo = self._offset_order()
+        if bo is not None:
+            return bo.offs
         if rev is None:
-            bo = self._offset_order()
-            if bo is not None:
-                rev = bo.offs
-            else:
-                rev = list(self.index.sorted_offsets())
-                rev.append(self.data.data_end)
+            rev = list(self.index.sorted_offsets())
+            rev.append(self.data.data_end)
             self._rev = rev
         return rev
 
     def _offset_order(self):
-        """The layout's offset-order tables (``pack_reuse``), or None if unusable."""
+        """The offset-order tables of this pack's ``pack_reuse`` layout, if one was built.
+
+        Only an existing layout is used: building one reads a byte of every
+        entry, i.e. every page of the pack, which a small fetch from a big
+        pack must not pay for (the index alone gives the offsets).
+        """
         bo = self._by_offset
         if bo is None and self.basename is not None:
-            from .pack_reuse import _UNUSABLE, _layout
+            from .pack_reuse import _UNUSABLE, cached_layout
+            lay = cached_layout(self)
+            if lay is None:
+                return None
             try:
-                bo = self._by_offset = _layout(self).by_offset()
+                bo = self._by_offset = lay.by_offset()
             except _UNUSABLE:
                 return None
         return bo

@@ -238,6 +238,12 @@ def _release(data) -> None:
         release()
 
 
+def cached_layout(pack) -> Optional[_Layout]:
+    """The layout of ``pack`` if one was built already, else None (nothing is read)."""
+    with _LAYOUTS_LOCK:
+        return _LAYOUTS.get(pack)
+
+
 def _layout(pack) -> _Layout:
     with _LAYOUTS_LOCK:
         lay = _LAYOUTS.get(pack)

@@ -389,3 +389,25 @@ def test_most_objects_elsewhere_takes_the_normal_path(repo, tmp_path):
     from puregit.pack_reuse import plan_slice_reuse
     assert plan_slice_reuse(store.packs, set(wanted + fake), min_objects=1) is None
     assert plan_slice_reuse(store.packs, set(wanted + fake[:-2]), min_objects=1) is not None
+
+
+def test_a_few_stored_entries_do_not_read_the_whole_pack(tmp_path):
+    """A small fetch reads stored entries through the index; a layout is built only for
+    clones and big packs (it reads every entry's first byte), then shared."""
+    from puregit import pack_reuse
+    path = str(tmp_path / "r")
+    make_rich_repo(path)
+    git("repack", "-adq", cwd=path)
+    store = DiskObjectStore(os.path.join(path, ".git", "objects"))
+    pack = store.packs[0]
+    ids = [e[0] for e in pack.index.iterentries()][:5]
+    first = [pack.get_stored_entry(i.hex().encode()) for i in ids]
+    assert pack_reuse.cached_layout(pack) is None
+    pack_reuse._layout(pack)
+    again = [pack.get_stored_entry(i.hex().encode()) for i in ids]
+    assert pack._offset_order() is not None
+    assert [(s.type_num, s.size, s.delta_base, bytes(s.compressed), s.offset) for s in first] \
+        == [(s.type_num, s.size, s.delta_base, bytes(s.compressed), s.offset) for s in again]
+    listed = dict(pack.iter_stored_entries())
+    assert len(listed) == len(pack)
+    store.close()
