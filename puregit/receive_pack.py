@@ -56,7 +56,8 @@ from .errors import (
 from .fsck import FsckPolicy, check_object
 from .fsck_stream import StreamFsck
 from .quarantine import check_connectivity, connected_by_closure, fsck_objects
-from .hooks import HookRunner, format_ref_lines, push_option_env, quarantine_env
+from .hooks import (HookRunner, find_hook, format_ref_lines, hook_env, push_option_env,
+                    quarantine_env, run_hook)
 from .pktline import FLUSH
 from .refs import SYMREF
 from .sideband import SIDE_BAND_CHANNEL_DATA, SIDE_BAND_CHANNEL_PROGRESS, iter_mux
@@ -507,12 +508,15 @@ class ReceivePackHandler(Handler):
                 continue
             if self.atomic and any(c.error is not None for c in commands):
                 break
+            update_worktree = False
             if head is not None and cmd.ref == head and not bare:
                 mode = cfg.deny_current_branch
-                if mode in ("refuse", "unconfigured", "updateInstead"):
+                if mode in ("refuse", "unconfigured"):
                     self._message(b"error: refusing to update checked out branch: " + cmd.ref)
                     cmd.error = CHECKED_OUT
                     continue
+                if mode == "updateInstead":   # after the other checks, as git does
+                    update_worktree = not cmd.is_delete
                 if mode == "warn":
                     self._message(b"warning: updating the current branch")
             if cmd.is_delete:
@@ -545,8 +549,23 @@ class ReceivePackHandler(Handler):
                     self._message(b"error: hook declined to update " + cmd.ref)
                     cmd.error = HOOK_DECLINED
                     continue
+            if update_worktree:
+                cmd.error = self._update_worktree(cmd, get_raw, qenv)
         if self.atomic:
             self._atomic_fail(commands, ATOMIC_PUSH_FAILURE)
+
+    def _update_worktree(self, cmd, get_raw, qenv: dict) -> Optional[bytes]:
+        """updateInstead: the push-to-checkout hook, or move the work tree (None if done)."""
+        from .push_to_checkout import update_worktree
+        git_dir = os.path.abspath(self.repo.controldir())
+        hooks = self._hooks()
+        path = find_hook(hooks.hooks_dir, "push-to-checkout") if hooks is not None else None
+        if path is not None:
+            env = hook_env(hooks.base_env, dict(qenv, GIT_DIR=git_dir))
+            status = run_hook(path, (cmd.new,), b"", env, self.repo.path, self._hook_output,
+                              hooks.timeout)
+            return None if status == 0 else b"push-to-checkout hook declined"
+        return update_worktree(self.repo, None if cmd.is_create else cmd.old, cmd.new, get_raw)
 
     def _atomic_fail(self, commands: list, reason: bytes) -> bool:
         if any(c.error is not None for c in commands):
