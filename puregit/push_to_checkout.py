@@ -123,10 +123,12 @@ def update_worktree(repo, old: Optional[bytes], new: bytes, get_raw: Callable) -
             return CANNOT_UPDATE
         parent = os.path.dirname(path)
         while parent:
+            # a file or a symlink (even to a directory: writing through it would land
+            # outside the work tree) where the new file needs a directory
             p = os.path.join(root, parent)
-            if os.path.lexists(p) and not os.path.isdir(p):
-                if parent not in head:
-                    return CANNOT_UPDATE
+            if (os.path.islink(p) or (os.path.lexists(p) and not os.path.isdir(p))) \
+                    and parent not in head:
+                return CANNOT_UPDATE
             parent = os.path.dirname(parent)
     try:
         _apply(root, head, target, get_raw)
@@ -170,8 +172,8 @@ def _apply(root: bytes, head: dict, target: dict, get_raw: Callable) -> None:
             os.makedirs(full, exist_ok=True)
             continue
         body = get_raw(sha)[1]
-        if os.path.lexists(full) and not os.path.isdir(full):
-            os.unlink(full)
+        if os.path.islink(full) or (os.path.lexists(full) and not os.path.isdir(full)):
+            os.unlink(full)   # never write through a symlink
         if mode == _LINK:
             os.symlink(body, full)
         else:

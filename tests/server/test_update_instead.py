@@ -141,3 +141,15 @@ def test_an_unborn_branch_is_checked_out(tmp_path):
     assert p.returncode == 0, p.stderr
     assert git("status", "--porcelain", cwd=ours) == b"?? untracked-elsewhere.txt\n"
     assert (ours / "edit.txt").read_text() == "before\n"
+
+
+def _untracked_symlink_to_a_directory(repo):
+    outside = repo.parent / f"outside-{repo.name}"
+    outside.mkdir()
+    os.symlink(outside, repo / "new")      # the push brings new/dir/file.txt
+
+
+def test_an_untracked_symlink_is_not_written_through(tmp_path):
+    results, theirs, ours, work = _both(tmp_path, _untracked_symlink_to_a_directory)
+    assert results["git"][0] != 0 and results["puregit"] == results["git"]
+    assert os.listdir(tmp_path / "root" / "outside-ours") == []
