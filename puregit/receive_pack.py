@@ -616,6 +616,10 @@ class ReceivePackHandler(Handler):
                             c.error = MIGRATE_FAILED
                     txn.abort()
                     return
+            groups = self._transaction_prepared(txn, commands)
+            if groups is None:
+                txn.abort()
+                return
             failed = txn.commit()
         except BaseException:
             txn.abort()
@@ -623,6 +627,47 @@ class ReceivePackHandler(Handler):
         for cmd in commands:
             if cmd.error is None and cmd.ref in failed:
                 cmd.error = failed[cmd.ref]
+        for group in groups:
+            done = [c for c in group if c.error is None]
+            if done:
+                self._reference_transaction_hook("committed", done)
+
+    def _reference_transaction_hook(self, state: str, cmds: list) -> Optional[int]:
+        hooks = self._hooks()
+        if hooks is None:
+            return None
+        return hooks.run("reference-transaction", (state,),
+                         format_ref_lines((c.old, c.new, c.ref) for c in cmds), {})
+
+    def _transaction_prepared(self, txn, commands: list) -> Optional[list]:
+        """The ``reference-transaction`` hook's "prepared" call, with the refs locked.
+
+        As in git, a non-atomic push is one transaction per ref (the hook is
+        asked per ref and may refuse some), an atomic push one transaction; a
+        refused one is then told "aborted".  Unlike git 2.39's receive-pack,
+        which dies there ("fatal: ref updates aborted by hook") and leaves the
+        client with a hung-up connection, the refused refs are reported.
+        Returns the groups that go on, or None when an atomic push must stop.
+        """
+        hooks = self._hooks()
+        live = self._live(commands)
+        if hooks is None or not live or not hooks.exists("reference-transaction"):
+            return []
+        groups = [live] if self.atomic else [[c] for c in live]
+        kept = []
+        for group in groups:
+            if self._reference_transaction_hook("prepared", group) in (None, 0):
+                kept.append(group)
+                continue
+            self._message(b"error: in 'prepared' phase, update aborted by the "
+                          b"reference-transaction hook")
+            self._reference_transaction_hook("aborted", group)   # git calls it too
+            for c in group:
+                c.error = ATOMIC_TRANSACTION_FAILED if self.atomic else FAILED_TO_UPDATE
+                txn.release(c)
+        if self.atomic and not kept:
+            return None
+        return kept
 
     # -- report and post hooks ------------------------------------------------------------
     def send_report(self, unpack_status: bytes, commands: list) -> None:
