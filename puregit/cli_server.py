@@ -84,6 +84,9 @@ def _setup_daemon(p: argparse.ArgumentParser) -> None:
                    help="go to the background once listening (log lines are dropped)")
     p.add_argument("--strict-paths", action="store_true",
                    help="serve only the exact directories listed (no .git guessing)")
+    p.add_argument("--inetd", action="store_true",
+                   help="serve the one connection on stdin/stdout (run from inetd, xinetd or "
+                        "a systemd socket with Accept=yes)")
     p.add_argument("--reuseaddr", action="store_true",
                    help="accepted for git daemon compatibility: addresses are always reused")
     p.add_argument("directory", nargs="*",
@@ -106,6 +109,14 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     enabled -= set(args.disable)
     backend = FileSystemBackend(args.base_path, export_all=args.export_all,
                                 whitelist=args.directory, strict_paths=args.strict_paths)
+    if args.inetd:
+        if args.detach:
+            print("fatal: --inetd is incompatible with --detach", file=sys.stderr)
+            return 128
+        from .server import serve_inetd
+        services = {"git-" + s for s in enabled}
+        serve_inetd(backend, {s.encode() for s in services})
+        return 0
     server = TCPGitServer(backend, args.listen, args.port,
                           enable_receive_pack="receive-pack" in enabled,
                           enable_upload_archive="upload-archive" in enabled,

@@ -41,6 +41,7 @@ from .wire.request import parse_request_payload
 __all__ = [
     "Backend", "DictBackend", "FileSystemBackend", "Handler", "UploadPackHandler",
     "ReceivePackHandler", "UploadArchiveHandler", "DEFAULT_HANDLERS", "TCPGitServer",
+    "serve_inetd",
     "serve_command", "protocol_version_from", "DirectoryBackend",
 ]
 
@@ -155,29 +156,13 @@ class _Connection(socketserver.BaseRequestHandler):
         try:
             sock.settimeout(srv.init_timeout or None)
             proto = ReceivableProtocol(sock.recv, sock.sendall)
-            try:
-                header = proto.read(4)
-                if len(header) < 4:
-                    return
-                line = None
-                try:
-                    n = int(header, 16) if all(c in b"0123456789abcdefABCDEF" for c in header) \
-                        else -1
-                except ValueError:
-                    n = -1
-                if n < 5 or n > MAX_REQUEST_LINE:
-                    log.info("[%s] bad request line header %r", peer, header)
-                    return
-                line = proto.read(n - 4)
-                if len(line) != n - 4:
-                    return
-                command, path, host, extra = parse_request_payload(line)
-            except (ProtocolError, ValueError) as e:
-                log.info("[%s] malformed request: %s", peer, e)
+            request = _read_request(proto, peer)
+            if request is None:
                 return
+            command, path, host, extra = request
             srv._mark_active(sock)
             sock.settimeout(srv.timeout or None)
-            status = self._serve(proto, command, path, host, extra, peer)
+            status = _serve(srv, proto, command, path, host, extra, peer)
             log.info("[%s] %s %s %s (%.2fs)", peer, command.decode(errors="replace"),
                      path.decode(errors="replace"), status, time.monotonic() - started)
         except (socket.timeout, TimeoutError):
@@ -187,35 +172,89 @@ class _Connection(socketserver.BaseRequestHandler):
         except Exception:  # one broken connection must not take the server down
             log.exception("[%s] internal error", peer)
 
-    def _serve(self, proto, command: bytes, path: bytes, host, extra, peer) -> str:
-        srv = self.server
-        handler_cls = srv.handlers.get(command)
-        if handler_cls is None:
-            log.info("[%s] unknown service %r", peer, command[:40])
-            return "unknown service"
-        if command not in srv.enabled_services or not _valid_request_path(path):
-            proto.write(pkt_line(_denied(path)))
-            return "denied"
+def _read_request(proto, peer: str):
+    """The daemon request line: (service, path, host, extra parameters), or None if bad."""
+    try:
+        header = proto.read(4)
+        if len(header) < 4:
+            return None
         try:
-            repo = srv.backend.open_repository(path)
-        except (NotGitRepository, AccessDenied, KeyError, OSError, PuregitError):
-            proto.write(pkt_line(_denied(path)))
-            return "denied"
-        version = protocol_version_from(extra)
-        if command != b"git-upload-pack" and version == 2:
-            version = 0   # push and archive have no v2
-        backend = _OpenedBackend(srv.backend, path, repo)
-        handler = handler_cls(backend, [path], proto, protocol_version=version)
-        try:
-            handler.handle()
-        except HangupException:
-            return "client hung up"
-        except PuregitError as e:
-            return f"failed: {e}"
-        finally:
-            del handler, backend
-            release_memory(repo)
-        return "ok"
+            n = int(header, 16) if all(c in b"0123456789abcdefABCDEF" for c in header) else -1
+        except ValueError:
+            n = -1
+        if n < 5 or n > MAX_REQUEST_LINE:
+            log.info("[%s] bad request line header %r", peer, header)
+            return None
+        line = proto.read(n - 4)
+        if len(line) != n - 4:
+            return None
+        return parse_request_payload(line)
+    except (ProtocolError, ValueError) as e:
+        log.info("[%s] malformed request: %s", peer, e)
+        return None
+
+
+def _serve(srv, proto, command: bytes, path: bytes, host, extra, peer) -> str:
+    """Run one request's service; ``srv`` gives ``handlers``, ``enabled_services``, ``backend``."""
+    handler_cls = srv.handlers.get(command)
+    if handler_cls is None:
+        log.info("[%s] unknown service %r", peer, command[:40])
+        return "unknown service"
+    if command not in srv.enabled_services or not _valid_request_path(path):
+        proto.write(pkt_line(_denied(path)))
+        return "denied"
+    try:
+        repo = srv.backend.open_repository(path)
+    except (NotGitRepository, AccessDenied, KeyError, OSError, PuregitError):
+        proto.write(pkt_line(_denied(path)))
+        return "denied"
+    version = protocol_version_from(extra)
+    if command != b"git-upload-pack" and version == 2:
+        version = 0   # push and archive have no v2
+    backend = _OpenedBackend(srv.backend, path, repo)
+    handler = handler_cls(backend, [path], proto, protocol_version=version)
+    try:
+        handler.handle()
+    except HangupException:
+        return "client hung up"
+    except PuregitError as e:
+        return f"failed: {e}"
+    finally:
+        del handler, backend
+        release_memory(repo)
+    return "ok"
+
+
+def serve_inetd(backend: Backend, enabled_services, handlers: Optional[dict] = None,
+                inf=None, outf=None) -> str:
+    """``git daemon --inetd``: serve the one connection that is our stdin and stdout.
+
+    (inetd, xinetd or a systemd socket with ``Accept=yes`` hands each
+    client to a new process.)  Returns the status that gets logged.
+    """
+    from types import SimpleNamespace
+    inf = inf if inf is not None else sys.stdin.buffer
+    outf = outf if outf is not None else sys.stdout.buffer
+
+    def write(data: bytes) -> None:
+        outf.write(data)
+        outf.flush()
+
+    proto = Protocol(inf.read, write)
+    peer = os.environ.get("REMOTE_ADDR", "inetd")
+    request = _read_request(proto, peer)
+    if request is None:
+        return "bad request"
+    command, path, host, extra = request
+    srv = SimpleNamespace(backend=backend, enabled_services=set(enabled_services),
+                          handlers={**DEFAULT_HANDLERS, **(handlers or {})})
+    try:
+        status = _serve(srv, proto, command, path, host, extra, peer)
+    except (ConnectionError, OSError) as e:
+        status = f"connection error: {e}"
+    log.info("[%s] %s %s %s", peer, command.decode(errors="replace"),
+             path.decode(errors="replace"), status)
+    return status
 
 
 def release_memory(repo) -> None:

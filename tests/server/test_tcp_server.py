@@ -286,3 +286,26 @@ def test_strict_paths_serve_only_the_listed_directories(tmp_path):
     assert loose.resolve("/sub/c") == os.path.realpath(root / "sub" / "c.git")
     with pytest.raises(AccessDenied):
         loose.resolve("/a.git")
+
+
+def test_daemon_inetd_serves_one_connection_on_stdin_stdout(srv_repo, tmp_path):
+    """``puregit daemon --inetd`` driven by git's ext:: transport, which sends the git://
+    request line first (%G) as inetd would pass the socket."""
+    bare, _ = srv_repo
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    cmd = (f"{sys.executable} -m puregit daemon --inetd --export-all --enable=receive-pack "
+           f"--base-path {bare.parent}")
+    ext = lambda path: f"ext::{cmd} %G{path}"   # noqa: E731
+    base = ["git", "-c", "protocol.ext.allow=always"]
+    p = subprocess.run(base + ["clone", "-q", ext("/repo.git"), str(tmp_path / "c")], env=env,
+                       capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    fsck(tmp_path / "c")
+    assert git("rev-parse", "HEAD", cwd=tmp_path / "c") == git("rev-parse", "HEAD", cwd=bare)
+    p = subprocess.run(base + ["push", "-q", ext("/repo.git"), "HEAD:refs/heads/inetd"],
+                       cwd=tmp_path / "c", env=env, capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert git("rev-parse", "refs/heads/inetd", cwd=bare) == git("rev-parse", "HEAD", cwd=bare)
+    p = subprocess.run(base + ["ls-remote", ext("/nope.git")], env=env, capture_output=True,
+                       timeout=120)
+    assert p.returncode != 0 and b"access denied or repository not exported" in p.stderr
