@@ -202,12 +202,14 @@ def _move_no_clobber(src: str, dst: str) -> None:
 
 def check_connectivity(tips: Iterable[bytes], in_quarantine: Callable[[bytes], bool],
                        in_repository: Callable[[bytes], bool],
-                       get_raw: Callable[[bytes], tuple], digest_size: int = 20) -> set:
+                       get_raw: Callable[[bytes], tuple], digest_size: int = 20,
+                       boundary: frozenset = frozenset(), reached: Optional[set] = None) -> set:
     """The tips from which some needed object is missing (or malformed).
 
     Objects that arrived in quarantine are walked; an object already in the
     repository ends the walk (it was there before the push).  Objects proved
-    connected are remembered across tips.
+    connected are remembered across tips.  ``boundary`` commits (a shallow
+    push's) are walked without their parents; those met go into ``reached``.
     """
     good: set = set()
     bad: set = set()
@@ -232,7 +234,11 @@ def check_connectivity(tips: Iterable[bytes], in_quarantine: Callable[[bytes], b
                 if type_num == 1:
                     tree, parents = commit_tree_and_parents(body)
                     stack.append(tree)
-                    stack.extend(parents)
+                    if sha in boundary:
+                        if reached is not None:
+                            reached.add(sha)
+                    else:
+                        stack.extend(parents)
                 elif type_num == 2:
                     for mode, child in iter_tree_entries(body, digest_size):
                         if mode != 0o160000:

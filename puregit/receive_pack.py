@@ -70,7 +70,8 @@ from .receive_policy import (  # noqa: F401  (re-exported)
     ATOMIC_PUSH_FAILURE, ATOMIC_TRANSACTION_FAILED, BAD_REF, CHECKED_OUT, DELETE_CURRENT,
     DELETION_PROHIBITED, FAILED_TO_UPDATE, FUNNY_REFNAME, HIDDEN_DELETE, HIDDEN_UPDATE,
     HOOK_DECLINED, MIGRATE_FAILED, MISSING_OBJECTS, NON_FAST_FORWARD, PRE_RECEIVE_DECLINED,
-    UNPACKER_ERROR, Command, ReceiveConfig, _object_type, is_ancestor, is_funny_refname,
+    SHALLOW_UPDATE, UNPACKER_ERROR, Command, ReceiveConfig, _object_type, is_ancestor,
+    is_funny_refname,
     read_skip_list, receive_capabilities, ref_is_hidden,
 )
 from .ref_transaction import RefTransaction, _SimpleTransaction  # noqa: F401  (re-exported)
@@ -129,6 +130,8 @@ class ReceivePackHandler(Handler):
         if isinstance(self.object_format, str):
             self.object_format = self.object_format.encode("ascii")
         self.client_caps: list = []
+        self.client_shallows: list = []      # a shallow client's boundary commits
+        self.new_shallows: set = set()       # ... those this push adds to $GIT_DIR/shallow
         self.use_sideband = False
         self.report_v1 = False
         self.report_v2 = False
@@ -292,6 +295,7 @@ class ReceivePackHandler(Handler):
             opts = self._read_message(PushOptions, MAX_PUSH_OPTIONS)
             self.push_options = list(opts.options)
         commands = [Command(c.old, c.new, c.ref) for c in req.commands]
+        self.client_shallows = list(req.shallows)
         with self._keepalive():
             unpack_status = self.process(commands)
         self.send_report(unpack_status, commands)
@@ -446,11 +450,26 @@ class ReceivePackHandler(Handler):
             if connected_by_closure(map(unhexlify, tips), references, ids,
                                     lambda b: contains(hexlify(b))):
                 return
-        bad = check_connectivity(tips, quarantine.contains, has or store.contains,
-                                 get_raw or quarantine.store.get_raw, self.hash_algo.digest_size)
+        get_raw = get_raw or quarantine.store.get_raw
+        contains = has or store.contains
+        digest = self.hash_algo.digest_size
+        bad = check_connectivity(tips, quarantine.contains, contains, get_raw, digest)
+        theirs = frozenset(s for s in self.client_shallows if quarantine.contains(s))
         for cmd in commands:
             if cmd.error is None and not cmd.is_delete and cmd.new in bad:
                 cmd.error = MISSING_OBJECTS
+                if not theirs:
+                    continue
+                # A shallow client's push: complete down to its shallow commits?
+                reached: set = set()
+                if check_connectivity([cmd.new], quarantine.contains, contains, get_raw, digest,
+                                      boundary=theirs, reached=reached):
+                    continue
+                if self.config.shallow_update:
+                    cmd.error = None
+                    self.new_shallows |= reached
+                else:
+                    cmd.error = SHALLOW_UPDATE
 
     def _reject_hidden(self, commands: list) -> None:
         hidden = self.config.hide_refs
@@ -616,6 +635,8 @@ class ReceivePackHandler(Handler):
                             c.error = MIGRATE_FAILED
                     txn.abort()
                     return
+            if self.new_shallows and self._live(commands):
+                self._add_shallows(self.new_shallows)
             groups = self._transaction_prepared(txn, commands)
             if groups is None:
                 txn.abort()
@@ -631,6 +652,16 @@ class ReceivePackHandler(Handler):
             done = [c for c in group if c.error is None]
             if done:
                 self._reference_transaction_hook("committed", done)
+
+    def _add_shallows(self, commits: set) -> None:
+        """receive.shallowUpdate: record a shallow push's boundary in ``$GIT_DIR/shallow``."""
+        from .object_store import write_file_atomically
+        from .upload_pack import read_shallow_file
+        known = read_shallow_file(self.repo)
+        if commits <= known or getattr(self.repo, "controldir", None) is None:
+            return
+        path = os.path.join(self.repo.controldir(), "shallow")
+        write_file_atomically(path, b"".join(s + b"\n" for s in sorted(known | commits)))
 
     def _reference_transaction_hook(self, state: str, cmds: list) -> Optional[int]:
         hooks = self._hooks()

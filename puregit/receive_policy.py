@@ -48,6 +48,7 @@ ATOMIC_TRANSACTION_FAILED = b"atomic transaction failed"
 HIDDEN_UPDATE = b"deny updating a hidden ref"
 HIDDEN_DELETE = b"deny deleting a hidden ref"
 MIGRATE_FAILED = b"unable to migrate objects to permanent storage"
+SHALLOW_UPDATE = b"shallow update not allowed"
 
 
 # --- configuration -------------------------------------------------------------
@@ -100,6 +101,7 @@ class ReceiveConfig:
     max_input_size: int = 0
     auto_gc: bool = True                          # receive.autogc: gc --auto after a push
     keep_alive: int = 5                           # receive.keepAlive seconds (0: none)
+    shallow_update: bool = False                  # receive.shallowUpdate
     advertise_push_options: bool = False
     advertise_atomic: bool = True
     hide_refs: list = field(default_factory=list)
@@ -116,6 +118,7 @@ class ReceiveConfig:
         out.deny_non_fast_forwards = bool(_cfg_bool(config, r, b"denynonfastforwards"))
         out.deny_deletes = bool(_cfg_bool(config, r, b"denydeletes"))
         out.auto_gc = _cfg_bool(config, r, b"autogc") is not False
+        out.shallow_update = bool(_cfg_bool(config, r, b"shallowupdate"))
         out.deny_current_branch = _deny_value(_cfg(config, r, b"denycurrentbranch"), "unconfigured")
         out.deny_delete_current = _deny_value(_cfg(config, r, b"denydeletecurrent"), "unconfigured")
         fsck = _cfg_bool(config, r, b"fsckobjects")

@@ -416,7 +416,11 @@ class UploadPack:
         deepen_rev_list = since is not None or bool(deepen_not)
         self.depth_requested = depth is not None or deepen_rev_list
         if depth is None and not deepen_rev_list and not client:
-            return b""
+            if not (v2 and self.server_shallow):
+                return b""
+            # v2 has no shallow lines in its advertisement: as git does, tell the
+            # client where this shallow repository ends (deepen to "infinity")
+            depth = INFINITE_DEPTH
         if depth is not None and (depth <= 0 or depth > INFINITE_DEPTH):
             raise UploadPackError(f"Invalid deepen: {depth}")
         if depth is not None and deepen_rev_list:
