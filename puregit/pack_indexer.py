@@ -32,6 +32,7 @@ import tempfile
 import zlib
 from array import array
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Optional
 
 from .delta import DEFAULT_MAX_OBJECT_SIZE, delta_header_sizes
@@ -507,6 +508,11 @@ def _iter_source(source, chunk_size: int = 1 << 16):
                 yield data
 
 
+def _resolving_meter(report, done: int, total: int) -> None:
+    """git's "Resolving deltas" line, to be overwritten by the next one."""
+    report(b"Resolving deltas: %3d%% (%d/%d)\r" % (done * 100 // total, done, total))
+
+
 class PackIndexer:
     """Index a pack stream into temp files in ``pack_dir``.
 
@@ -635,10 +641,11 @@ class PackIndexer:
 
         # pread, not mmap: mapped pages of the received pack would count as this
         # process's memory (its RSS grew by the pack's size); the page cache does not.
+        meter = None if self.progress is None else partial(_resolving_meter, self.progress)
         resolver = Resolver(scan, _PreadView(f.fileno(), received), data_end,
                              self.resolve_ext_ref if self.fix_thin else None,
                              append_base if self.fix_thin else None, inspect=self.inspect,
-                             parallel=self.parallel)
+                             parallel=self.parallel, progress=meter)
         added = resolver.run()
         checksum = scan.trailer
         if added:

@@ -11,8 +11,11 @@ can be split with a forked child (``forking``).
 from __future__ import annotations
 
 import bisect
+import contextlib
+import mmap
 import os
 import re
+import threading
 import zlib
 from array import array
 from typing import Callable, Optional
@@ -27,6 +30,7 @@ __all__ = ["Inspect", "Resolver", "PARALLEL_MIN_DELTAS"]
 _TYPE_NAMES = (b"", b"commit", b"tree", b"blob", b"tag")
 _STACK_BUDGET = 64 << 20      # bases held while resolving deltas
 PARALLEL_MIN_DELTAS = 20000   # fewer deltas than this: forking costs more than it saves
+PROGRESS_SECONDS = 1.0        # how often the resolving meter moves (as git's)
 _WHOLE_ENTRY = re.compile(rb"[\x01-\x04]")   # over the entry types, in pack order
 
 Inspect = Callable[[int, int, bytes, bytes, Optional[int], Optional[list]], None]
@@ -67,8 +71,14 @@ class Resolver:
                  resolve_ext_ref: Optional[ResolveExtRef] = None,
                  append_base: Optional[Callable[[int, bytes], int]] = None,
                  stack_budget: Optional[int] = None,
-                 inspect: Optional[Inspect] = None, parallel: bool = False) -> None:
+                 inspect: Optional[Inspect] = None, parallel: bool = False,
+                 progress: Optional[Callable[[int, int], object]] = None) -> None:
         self.scan = scan
+        #: ``progress(done, total)`` about every PROGRESS_SECONDS while resolving
+        self.progress = progress
+        self._done = 0                   # deltas resolved by this process
+        self._side = 0                   # 0 here, 1 in a forked child
+        self._counts = None              # both sides' counts, shared (see _ticker)
         self.inspect = inspect
         self.parallel = parallel
         self.data = data                 # mmap/memoryview of the pack as received
@@ -249,6 +259,9 @@ class Resolver:
             digest = h.digest()
             shas[child * hs:(child + 1) * hs] = digest
             resolved[child] = typ
+            self._done += 1
+            if not self._done & 255 and self._counts is not None:
+                self._counts[self._side] = self._done
             if inspect is not None and typ != 3:
                 inspect(child, typ, result, digest, frame[4], runs)
             grandkids = self._kids(child, digest)
@@ -263,8 +276,45 @@ class Resolver:
                             if held <= budget:
                                 break
 
+    def _child_families(self, roots: list) -> None:
+        self._side, self._done = 1, 0
+        self._families(roots)
+
+    @contextlib.contextmanager
+    def _ticker(self):
+        """Report progress from a thread, adding up this process's and a child's counts.
+
+        The counts live in a shared anonymous mapping (one aligned 8-byte
+        cell per side, written every 256 deltas), so the meter keeps moving
+        while the parent waits for its forked child.
+        """
+        total = self.scan.delta_count
+        if self.progress is None or total == 0:
+            yield
+            return
+        self._counts = memoryview(mmap.mmap(-1, 16)).cast("q")
+        stop = threading.Event()
+
+        def tick() -> None:
+            while not stop.wait(PROGRESS_SECONDS):
+                counts = self._counts
+                if counts is not None:
+                    self.progress(min(counts[0] + counts[1], total), total)
+        t = threading.Thread(target=tick, name="resolving progress", daemon=True)
+        t.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            t.join()
+            self._counts = None
+
     def run(self) -> int:
         """Resolve all deltas; append thin bases if allowed.  Return bases appended."""
+        with self._ticker():
+            return self._run()
+
+    def _run(self) -> int:
         s = self.scan
         types = s.types
         n = len(s.offsets)
@@ -279,7 +329,7 @@ class Resolver:
             refs_before = list(ref_children)
             if hasattr(inspect, "prepare_fork"):
                 inspect.prepare_fork()
-            got = in_child(lambda: self._families(roots[1::2]),
+            got = in_child(lambda: self._child_families(roots[1::2]),
                             lambda: self._fork_state(refs_before),
                             lambda: self._families(roots[0::2]))
             if got is not None:

@@ -169,6 +169,13 @@ class ReceivePackHandler(Handler):
             except (OSError, ValueError):
                 pass
 
+    def _progress(self, text: bytes) -> None:
+        """A progress line as it is (``\r``-ended lines overwrite each other)."""
+        if text.endswith(b"\n"):
+            self._message(text)
+        else:
+            self._hook_output(text)
+
     def _hook_output(self, data: bytes) -> None:
         if self.use_sideband:
             try:
@@ -347,7 +354,7 @@ class ReceivePackHandler(Handler):
                     quarantine.receive_pack(self._pack_reader(),
                                             max_input_size=self.config.max_input_size,
                                             inspect=checker, parallel=True,
-                                            progress=None if self.quiet else self._message)
+                                            progress=None if self.quiet else self._progress)
                     problems = checker.finish(quarantine.store.get_raw)
                 except (PackError, ObjectFormatError, ProtocolError, OSError, MemoryError) as exc:
                     return self._unpack_failed(commands, _unpack_reason(exc))

@@ -107,3 +107,31 @@ def test_thin_pack_in_a_forked_pass(repo, tmp_path):
         else:
             ix.abort()   # removes its temp files
     assert idx[0] == idx[1]
+
+
+def test_the_meter_adds_up_both_sides(repo, tmp_path, monkeypatch):
+    """The resolving meter runs beside a forked child and never claims more than the total."""
+    import re
+    _, data, _ = repo
+    monkeypatch.setattr(pack_resolve, "PROGRESS_SECONDS", 0.0005)
+    real = pack_resolve.Resolver.resolve_from
+
+    def slowly(self, *a):   # slow enough for the meter to show up
+        import time
+        time.sleep(0.002)
+        return real(self, *a)
+    monkeypatch.setattr(pack_resolve.Resolver, "resolve_from", slowly)
+    said = []
+    ix = PackIndexer(str(tmp_path), fix_thin=True, parallel=True, progress=said.append)
+    ix.feed(data)
+    result = ix.finish()
+    plain = PackIndexer(str(tmp_path), fix_thin=True)
+    plain.feed(data)
+    other = plain.finish()
+    assert open(result.idx_path, "rb").read() == open(other.idx_path, "rb").read()
+    counts = [tuple(map(int, m.groups())) for m in
+              (re.fullmatch(rb"Resolving deltas: +\d+% \((\d+)/(\d+)\)\r", s) for s in said)]
+    assert counts and all(done <= total for done, total in counts)
+    for r in (result, other):
+        for p in (r.pack_path, r.idx_path):
+            os.unlink(p)

@@ -63,3 +63,30 @@ def test_resolving_deltas_is_reported_like_git(tmp_path, quiet):
         assert said[-1].endswith(b"local object.") or said[-1].endswith(b"local objects.")
     assert git("rev-parse", "main", cwd=bare) == git("rev-parse", "main", cwd=src)
     fsck(bare)
+
+
+def test_resolving_deltas_meter_moves_during_a_big_push(tmp_path, monkeypatch):
+    """The meter (\\r-ended lines, as git's) is sent while deltas are resolved."""
+    from puregit import pack_resolve
+    monkeypatch.setattr(pack_resolve, "PROGRESS_SECONDS", 0.002)
+    src = tmp_path / "src"
+    git("init", "-q", "-b", "main", str(src))
+    stream = []
+    for i in range(1500):   # one file in 1500 versions: ~1500 deltas
+        body = "".join(f"line {j} {i if j == i % 200 else ''}\n" for j in range(200)).encode()
+        stream.append(b"commit refs/heads/main\ncommitter C <c@x> %d +0000\ndata 2\nc\n"
+                      b"M 644 inline f.txt\ndata %d\n%s\n" % (1000 + i, len(body), body))
+    git("fast-import", "--quiet", cwd=src, input=b"".join(stream))
+    git("repack", "-adq", "--window=10", cwd=src)
+    bare = tmp_path / "root" / "repo.git"
+    git("init", "-q", "--bare", str(bare))
+    with serving(FileSystemBackend(str(bare.parent)), enable_receive_pack=True) as srv:
+        p = subprocess.run(["git", "push", "--progress", url(srv), "main"], cwd=src,
+                           capture_output=True)
+    assert p.returncode == 0, p.stderr
+    meter = [m for m in p.stderr.split(b"\r") if b"remote: Resolving deltas: " in m
+             and b"done" not in m and b"local object" not in m]
+    assert meter, p.stderr[-2000:]
+    assert all(m.strip().endswith(b")") for m in meter)
+    assert b"remote: Resolving deltas: 100% (" in p.stderr
+    fsck(bare)
