@@ -146,6 +146,35 @@ class Quarantine:
             return []
 
     # -- leaving quarantine
+    def explode(self, limit: int, known: Callable[[bytes], bool]) -> bool:
+        """``receive.unpackLimit``: a push of fewer than ``limit`` objects becomes loose objects.
+
+        As git's receive-pack runs unpack-objects rather than index-pack for
+        small pushes, so a busy repository does not collect a pack per push
+        (``gc --auto`` then waits for thousands of loose objects, not 50
+        packs).  Objects ``known`` to the repository already (the bases a
+        thin pack was completed with) are not written.  Returns whether it did.
+        """
+        from .loose import encode_loose
+        from .object_store import TYPE_NUM_TO_NAME, write_file_atomically
+        store = self.store
+        packs = list(store.packs)
+        if not packs or limit <= 0 or sum(len(p) for p in packs) >= limit:
+            return False
+        for pack in packs:
+            for sha in pack:
+                if known(sha):
+                    continue
+                type_num, body = store.get_raw(sha)
+                write_file_atomically(store._loose_path(sha),
+                                      encode_loose(TYPE_NUM_TO_NAME[type_num], body,
+                                                   store.loose_compression_level), mode=0o444)
+        store.close()
+        for name in self.pack_files():
+            os.unlink(os.path.join(store.pack_dir, name))
+        store._pack_cache = None
+        return True
+
     def migrate(self) -> None:
         """Move every object into the main store; then remove the quarantine."""
         self.store.close()

@@ -366,6 +366,8 @@ class ReceivePackHandler(Handler):
                     sha, p = problems[0]
                     return self._unpack_failed(
                         commands, b"fsck error in object " + sha + b": " + p.msg_id.encode())
+            if not delete_only and quarantine.explode(self.config.unpack_limit, store.contains):
+                references = None   # loose now: the connectivity check walks them
             self._check_connectivity(commands, quarantine, references=references)
             self._reject_hidden(commands)
             env = quarantine_env(quarantine.path, os.path.abspath(store.path),

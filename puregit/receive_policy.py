@@ -102,6 +102,7 @@ class ReceiveConfig:
     auto_gc: bool = True                          # receive.autogc: gc --auto after a push
     keep_alive: int = 5                           # receive.keepAlive seconds (0: none)
     shallow_update: bool = False                  # receive.shallowUpdate
+    unpack_limit: int = 100                       # receive/transfer.unpackLimit
     advertise_push_options: bool = False
     advertise_atomic: bool = True
     hide_refs: list = field(default_factory=list)
@@ -119,6 +120,15 @@ class ReceiveConfig:
         out.deny_deletes = bool(_cfg_bool(config, r, b"denydeletes"))
         out.auto_gc = _cfg_bool(config, r, b"autogc") is not False
         out.shallow_update = bool(_cfg_bool(config, r, b"shallowupdate"))
+        for section in (r, t):   # receive.unpackLimit, else transfer.unpackLimit
+            limit = _cfg(config, section, b"unpacklimit")
+            if limit:
+                from .config import parse_int
+                try:
+                    out.unpack_limit = parse_int(limit)
+                    break
+                except ValueError:
+                    pass
         out.deny_current_branch = _deny_value(_cfg(config, r, b"denycurrentbranch"), "unconfigured")
         out.deny_delete_current = _deny_value(_cfg(config, r, b"denydeletecurrent"), "unconfigured")
         fsck = _cfg_bool(config, r, b"fsckobjects")

@@ -129,6 +129,7 @@ def test_receive_pack_runs_gc_auto_after_pushes(tmp_path, monkeypatch):
     bare, src = _bare_with_packs(tmp_path, 1)
     git("config", "gc.autoPackLimit", "2", cwd=bare)
     git("config", "gc.autoDetach", "false", cwd=bare)
+    git("config", "receive.unpackLimit", "1", cwd=bare)   # every push stays a pack
     with serving(FileSystemBackend(str(bare.parent)), enable_receive_pack=True) as srv:
         _push_three(src, srv)
     assert len(_packs(bare)) <= 2                      # packed again once there were 3
@@ -140,6 +141,7 @@ def test_receive_pack_gc_goes_to_the_background(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", ROOT)
     bare, src = _bare_with_packs(tmp_path, 3)
     git("config", "gc.autoPackLimit", "3", cwd=bare)    # the next push makes 4
+    git("config", "receive.unpackLimit", "1", cwd=bare)
     with serving(FileSystemBackend(str(bare.parent)), enable_receive_pack=True) as srv:
         (src / "bg.txt").write_text("background\n")
         git("add", "-A", ".", cwd=src)
@@ -159,6 +161,7 @@ def test_receive_autogc_false_leaves_the_packs(tmp_path, monkeypatch):
     git("config", "gc.autoPackLimit", "2", cwd=bare)
     git("config", "gc.autoDetach", "false", cwd=bare)
     git("config", "receive.autogc", "false", cwd=bare)
+    git("config", "transfer.unpackLimit", "1", cwd=bare)   # (receive.unpackLimit's fallback)
     with serving(FileSystemBackend(str(bare.parent)), enable_receive_pack=True) as srv:
         _push_three(src, srv)
     assert len(_packs(bare)) == 4
