@@ -93,8 +93,8 @@ class FileSystemBackend(Backend):
                                                         os.path.join(base, ".git"))
         for candidate in candidates:
             real = os.path.realpath(candidate)
-            if real != self.root and not real.startswith(self.root + os.sep):
-                continue
+            if real != self.root and not real.startswith(self.root.rstrip(os.sep) + os.sep):
+                continue   # (rstrip: a root of "/" must not become "//")
             if os.path.isdir(real) and (os.path.isfile(os.path.join(real, "HEAD")) or
                                         os.path.isdir(os.path.join(real, ".git"))):
                 if not self._listed(real) or (not self.export_all and not _export_ok(real)):
@@ -111,6 +111,82 @@ class FileSystemBackend(Backend):
             raise AccessDenied(f"access denied or repository not exported: {_path_str(path)}") from None
         share_object_store(repo)
         return repo
+
+
+def sanitize_host(host: bytes) -> str:
+    """git daemon's ``canonicalize_client`` + ``sanitize_client``: safe in a path.
+
+    The port goes, letters are lower-cased, ``/`` is dropped, and no ``.``
+    may start the name, follow another ``.`` or end it.
+    """
+    text = host.decode("utf-8", "replace").lower()
+    if text.startswith("["):
+        text = text[1:text.find("]")] if "]" in text else text[1:]
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    out: list = []
+    for c in text:
+        if c == "/" or c == "\0":
+            continue
+        if c == "." and (not out or out[-1] == "."):
+            continue
+        out.append(c)
+    while out and out[-1] == ".":
+        out.pop()
+    return "".join(out)
+
+
+class InterpolatedBackend(FileSystemBackend):
+    """git daemon's ``--interpolated-path``: virtual hosting by path template.
+
+    ``%H`` is the host the client asked for (sanitized, see
+    :func:`sanitize_host`), ``%CH`` the canonical host name (ours), ``%IP``
+    our address, ``%P`` the port, ``%D`` the requested path, ``%%`` a
+    percent sign.  Without a ``host=`` in the request the plain path is
+    looked up under ``root`` (``--base-path``), as git daemon does.  The
+    result must name a repository; the whitelist and export rules apply.
+    """
+
+    def __init__(self, template: str, root: str = os.sep, export_all: bool = True,
+                 whitelist: Sequence[str] = (), strict_paths: bool = False,
+                 address: tuple = ("", 0)) -> None:
+        super().__init__(root, export_all, whitelist, strict_paths)
+        self.template = template
+        self.address = address
+
+    def expand(self, path: str, host: Optional[bytes]) -> str:
+        import socket
+        values = {"H": sanitize_host(host or b""), "CH": socket.getfqdn().lower(),
+                  "IP": str(self.address[0]), "P": str(self.address[1]), "D": path, "%": "%"}
+        out, i, t = [], 0, self.template
+        while i < len(t):
+            if t[i] == "%":
+                for key in ("CH", "IP", "H", "P", "D", "%"):
+                    if t.startswith(key, i + 1):
+                        out.append(values[key])
+                        i += 1 + len(key)
+                        break
+                else:
+                    out.append("%")
+                    i += 1
+            else:
+                out.append(t[i])
+                i += 1
+        return "".join(out)
+
+    def open_repository_for(self, path: str | bytes, host: Optional[bytes]):
+        """The repository for ``path`` as asked of ``host``; ``AccessDenied`` otherwise."""
+        if host is None:
+            return self.open_repository(path)
+        p = _path_str(path)
+        denied = AccessDenied(f"access denied or repository not exported: {p}")
+        if "\0" in p or p.startswith("~") or "\\" in p or ".." in p.split("/"):
+            raise denied
+        inner = FileSystemBackend(os.sep, self.export_all, self.whitelist, self.strict_paths)
+        expanded = self.expand(p, host)
+        if not os.path.isabs(expanded):
+            raise denied
+        return inner.open_repository(expanded)
 
 
 # --- one object store per repository for the connections serving it --------------

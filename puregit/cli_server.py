@@ -84,6 +84,10 @@ def _setup_daemon(p: argparse.ArgumentParser) -> None:
                    help="go to the background once listening (log lines are dropped)")
     p.add_argument("--strict-paths", action="store_true",
                    help="serve only the exact directories listed (no .git guessing)")
+    p.add_argument("--interpolated-path", metavar="TEMPLATE",
+                   help="virtual hosting: build each repository's path from TEMPLATE "
+                        "(%%H host asked for, %%CH our host name, %%IP, %%P port, "
+                        "%%D requested path), e.g. /srv/git/%%H%%D")
     p.add_argument("--inetd", action="store_true",
                    help="serve the one connection on stdin/stdout (run from inetd, xinetd or "
                         "a systemd socket with Accept=yes)")
@@ -107,8 +111,15 @@ def cmd_daemon(args: argparse.Namespace) -> int:
         return 128
     enabled = {"upload-pack"} | set(args.enable)
     enabled -= set(args.disable)
-    backend = FileSystemBackend(args.base_path, export_all=args.export_all,
-                                whitelist=args.directory, strict_paths=args.strict_paths)
+    if args.interpolated_path:
+        from .backend import InterpolatedBackend
+        backend = InterpolatedBackend(args.interpolated_path, args.base_path,
+                                      export_all=args.export_all, whitelist=args.directory,
+                                      strict_paths=args.strict_paths,
+                                      address=(args.listen, args.port))
+    else:
+        backend = FileSystemBackend(args.base_path, export_all=args.export_all,
+                                    whitelist=args.directory, strict_paths=args.strict_paths)
     if args.inetd:
         if args.detach:
             print("fatal: --inetd is incompatible with --detach", file=sys.stderr)

@@ -204,7 +204,8 @@ def _serve(srv, proto, command: bytes, path: bytes, host, extra, peer) -> str:
         proto.write(pkt_line(_denied(path)))
         return "denied"
     try:
-        repo = srv.backend.open_repository(path)
+        open_for = getattr(srv.backend, "open_repository_for", None)   # virtual hosting
+        repo = open_for(path, host) if open_for else srv.backend.open_repository(path)
     except (NotGitRepository, AccessDenied, KeyError, OSError, PuregitError):
         proto.write(pkt_line(_denied(path)))
         return "denied"

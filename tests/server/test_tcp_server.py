@@ -309,3 +309,26 @@ def test_daemon_inetd_serves_one_connection_on_stdin_stdout(srv_repo, tmp_path):
     p = subprocess.run(base + ["ls-remote", ext("/nope.git")], env=env, capture_output=True,
                        timeout=120)
     assert p.returncode != 0 and b"access denied or repository not exported" in p.stderr
+
+
+def test_interpolated_path_serves_each_virtual_host_its_own_repository(tmp_path):
+    from puregit.backend import InterpolatedBackend, sanitize_host
+    root = tmp_path / "vhosts"
+    for host in ("127.0.0.1", "a.example"):
+        src = tmp_path / f"src-{host}"
+        git("init", "-q", "-b", "main", str(src))
+        (src / "who").write_text(host + "\n")
+        git("add", "who", cwd=src)
+        git("commit", "-q", "-m", host, cwd=src)
+        git("clone", "-q", "--bare", str(src), str(root / host / "repo.git"))
+    backend = InterpolatedBackend(f"{root}/%H%D", str(tmp_path / "unused"))
+    repo = backend.open_repository_for("/repo.git", b"A.Example:9418")
+    assert os.path.realpath(repo.path) == os.path.realpath(root / "a.example" / "repo.git")
+    assert sanitize_host(b"../../etc") == "etc" and sanitize_host(b".a..b.") == "a.b"
+    assert sanitize_host(b"[::1]:9418") == "::1" and sanitize_host(b"x/y:1") == "xy"
+    for path, host in (("/repo.git", b"nowhere.example"), ("/../repo.git", b"a.example")):
+        with pytest.raises(AccessDenied):
+            backend.open_repository_for(path, host)
+    with serving(backend) as srv:       # git sends host=127.0.0.1:<port>
+        git("clone", "-q", url(srv), str(tmp_path / "c"))
+    assert (tmp_path / "c" / "who").read_text() == "127.0.0.1\n"
