@@ -336,6 +336,12 @@ class TCPGitServer(socketserver.ThreadingTCPServer):
         """Dulwich's name for ``serve_forever``."""
         self.serve_forever(poll_interval)
 
+    def service_actions(self) -> None:
+        """Between polls of the listening socket: let go of object stores kept past their
+        time, so an idle daemon does not hold them until its next connection."""
+        super().service_actions()
+        forget_idle_stores()
+
     def _mark_active(self, sock) -> None:
         with self._conns_lock:
             entry = self._conns.get(sock)

@@ -6,6 +6,7 @@ import gc
 import os
 import subprocess
 import sys
+import time
 import weakref
 
 import pytest
@@ -149,3 +150,14 @@ def test_nothing_per_connection_stays_after_clones(served, tmp_path, monkeypatch
     assert len(backend_mod._STORES) == 0
     assert len(pack_reuse._LAYOUTS) == 0
     assert all(bm.pack is None for bm in bitmap_mod._CACHE.values())
+
+
+def test_an_idle_server_lets_go_of_kept_stores(served, tmp_path, monkeypatch):
+    monkeypatch.setattr(backend_mod, "KEEP_SECONDS", 0.3)
+    with serving(FileSystemBackend(str(served.parent))) as srv:
+        git("clone", "-q", "--bare", url(srv), str(tmp_path / "c"))
+        assert backend_mod._RECENT          # kept for the next clone ...
+        deadline = time.monotonic() + 10
+        while backend_mod._RECENT and time.monotonic() < deadline:
+            time.sleep(0.1)                 # ... no connection comes
+        assert not backend_mod._RECENT      # let go by the serving loop itself
