@@ -15,7 +15,6 @@ import contextlib
 import mmap
 import os
 import re
-import threading
 import zlib
 from array import array
 from typing import Callable, Optional
@@ -24,6 +23,7 @@ from .delta import apply_delta
 from .errors import CorruptPackError, MissingDeltaBaseError
 from .forking import cores, in_child
 from .pack import OFS_DELTA, ResolveExtRef
+from .ticker import ticking
 
 __all__ = ["Inspect", "Resolver", "PARALLEL_MIN_DELTAS"]
 
@@ -292,21 +292,13 @@ class Resolver:
         if self.progress is None or total == 0:
             yield
             return
-        self._counts = memoryview(mmap.mmap(-1, 16)).cast("q")
-        stop = threading.Event()
-
-        def tick() -> None:
-            while not stop.wait(PROGRESS_SECONDS):
-                counts = self._counts
-                if counts is not None:
-                    self.progress(min(counts[0] + counts[1], total), total)
-        t = threading.Thread(target=tick, name="resolving progress", daemon=True)
-        t.start()
+        counts = self._counts = memoryview(mmap.mmap(-1, 16)).cast("q")
         try:
-            yield
+            with ticking(PROGRESS_SECONDS,
+                         lambda: self.progress(min(counts[0] + counts[1], total), total),
+                         "resolving progress"):
+                yield
         finally:
-            stop.set()
-            t.join()
             self._counts = None
 
     def run(self) -> int:

@@ -61,6 +61,7 @@ from .hooks import (HookRunner, find_hook, format_ref_lines, hook_env, push_opti
 from .pktline import FLUSH
 from .refs import SYMREF
 from .sideband import SIDE_BAND_CHANNEL_DATA, SIDE_BAND_CHANNEL_PROGRESS, iter_mux
+from .ticker import ticking
 from .wire.advertisement import AdvertisedRef, RefAdvertisement
 from .wire.push import PushOptions, PushRequest
 from .wire.report_status import RefStatus, ReportStatus
@@ -202,22 +203,16 @@ class ReceivePackHandler(Handler):
         if not (self.use_sideband and interval > 0):
             yield
             return
-        stop = threading.Event()
 
-        def beat() -> None:
-            while not stop.wait(min(interval, 1.0)):
-                if time.monotonic() - self._last_write >= interval:
-                    try:
-                        self._write(b"0005\x01")
-                    except (OSError, PuregitError, ValueError):
-                        return
-        t = threading.Thread(target=beat, name="receive-pack keepalive", daemon=True)
-        t.start()
-        try:
+        def beat() -> Optional[bool]:
+            if time.monotonic() - self._last_write >= interval:
+                try:
+                    self._write(b"0005\x01")
+                except (OSError, PuregitError, ValueError):
+                    return False   # the client is gone: stop
+            return None
+        with ticking(min(interval, 1.0), beat, "receive-pack keepalive"):
             yield
-        finally:
-            stop.set()
-            t.join()
 
     # -- advertisement ------------------------------------------------------------
     def advertisement(self) -> RefAdvertisement:

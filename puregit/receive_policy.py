@@ -60,6 +60,18 @@ def _cfg(config, section: tuple, name: bytes) -> Optional[bytes]:
         return None
 
 
+def _cfg_int(config, section: tuple, name: bytes) -> Optional[int]:
+    """An integer setting (``k``/``m``/``g`` suffixes allowed); None if unset or not a number."""
+    from .config import parse_int
+    v = _cfg(config, section, name)
+    if not v:
+        return None
+    try:
+        return parse_int(v)
+    except ValueError:
+        return None
+
+
 def _cfg_bool(config, section: tuple, name: bytes) -> Optional[bool]:
     from .config import parse_boolean
     v = _cfg(config, section, name)
@@ -121,14 +133,10 @@ class ReceiveConfig:
         out.auto_gc = _cfg_bool(config, r, b"autogc") is not False
         out.shallow_update = bool(_cfg_bool(config, r, b"shallowupdate"))
         for section in (r, t):   # receive.unpackLimit, else transfer.unpackLimit
-            limit = _cfg(config, section, b"unpacklimit")
-            if limit:
-                from .config import parse_int
-                try:
-                    out.unpack_limit = parse_int(limit)
-                    break
-                except ValueError:
-                    pass
+            limit = _cfg_int(config, section, b"unpacklimit")
+            if limit is not None:
+                out.unpack_limit = limit
+                break
         out.deny_current_branch = _deny_value(_cfg(config, r, b"denycurrentbranch"), "unconfigured")
         out.deny_delete_current = _deny_value(_cfg(config, r, b"denydeletecurrent"), "unconfigured")
         fsck = _cfg_bool(config, r, b"fsckobjects")
@@ -146,20 +154,12 @@ class ReceiveConfig:
             path = os.path.expanduser(os.fsdecode(skip[-1]))
             controldir = getattr(repo, "controldir", None)
             out.fsck_skip_list = os.path.join(controldir(), path) if controldir else path
-        size = _cfg(config, r, b"maxinputsize")
-        if size:
-            from .config import parse_int
-            try:
-                out.max_input_size = max(0, parse_int(size))
-            except ValueError:
-                pass
-        alive = _cfg(config, r, b"keepalive")
-        if alive:
-            from .config import parse_int
-            try:
-                out.keep_alive = max(0, parse_int(alive))
-            except ValueError:
-                pass
+        size = _cfg_int(config, r, b"maxinputsize")
+        if size is not None:
+            out.max_input_size = max(0, size)
+        alive = _cfg_int(config, r, b"keepalive")
+        if alive is not None:
+            out.keep_alive = max(0, alive)
         out.advertise_push_options = bool(_cfg_bool(config, r, b"advertisepushoptions"))
         atomic = _cfg_bool(config, r, b"advertiseatomic")
         out.advertise_atomic = True if atomic is None else atomic

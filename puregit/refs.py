@@ -259,10 +259,15 @@ class RefsContainer:
         return out
 
     def get_symrefs(self) -> dict[bytes, bytes]:
+        return self._symrefs_of(self.allkeys(), self.read_ref)
+
+    @staticmethod
+    def _symrefs_of(names: Iterable[bytes], read: Callable[[bytes], bytes | None]) -> dict:
+        """name -> target of the symrefs among ``names``; unreadable ones are skipped."""
         out = {}
-        for name in self.allkeys():
+        for name in names:
             try:
-                raw = self.read_ref(name)
+                raw = read(name)
             except RefFormatError:
                 continue
             if raw is not None and raw.startswith(SYMREF):
@@ -491,15 +496,7 @@ class DiskRefsContainer(RefsContainer):
 
     def get_symrefs(self) -> dict[bytes, bytes]:
         """Symrefs are loose files only (packed-refs holds ids), so only those are read."""
-        out = {}
-        for name in self._loose_names():
-            try:
-                raw = self.read_loose_ref(name)
-            except RefFormatError:
-                continue
-            if raw is not None and raw.startswith(SYMREF):
-                out[name] = raw[len(SYMREF):]
-        return out
+        return self._symrefs_of(self._loose_names(), self.read_loose_ref)
 
     def get_peeled(self, name: NameLike) -> bytes | None:
         name = _n(name)

@@ -13,16 +13,21 @@ from puregit import clone_memo, upload_pack
 from puregit.backend import FileSystemBackend
 
 
-def test_concurrent_identical_clones_share_one_walk(tmp_path, monkeypatch):
+def _mirror_with_a_pull_ref(tmp_path):
+    """A packed mirror with a ref a clone does not fetch: a clone is not one whole pack."""
     src = tmp_path / "src"
     make_rich_repo(src)
     bare = tmp_path / "root" / "repo.git"
     git("clone", "-q", "--mirror", str(src), str(bare))
-    # A ref a clone does not fetch: the answer is then not one whole pack file.
     tree = git("rev-parse", "HEAD^{tree}", cwd=bare).strip().decode()
     extra = git("commit-tree", tree, "-m", "pull request", cwd=bare).strip().decode()
     git("update-ref", "refs/pull/1/head", extra, cwd=bare)
     git("repack", "-adq", cwd=bare)
+    return bare, extra
+
+
+def test_concurrent_identical_clones_share_one_walk(tmp_path, monkeypatch):
+    bare, extra = _mirror_with_a_pull_ref(tmp_path)
 
     calls = []
     real_plan = upload_pack.PackSender._plan
@@ -47,18 +52,6 @@ def test_concurrent_identical_clones_share_one_walk(tmp_path, monkeypatch):
         assert b"refs/pull" not in git("for-each-ref", cwd=d)
     # the commit only refs/pull/1/head reaches was not sent
     assert subprocess.run(["git", "cat-file", "-e", extra], cwd=dests[0]).returncode != 0
-
-
-def _mirror_with_a_pull_ref(tmp_path):
-    src = tmp_path / "src"
-    make_rich_repo(src)
-    bare = tmp_path / "root" / "repo.git"
-    git("clone", "-q", "--mirror", str(src), str(bare))
-    tree = git("rev-parse", "HEAD^{tree}", cwd=bare).strip().decode()
-    extra = git("commit-tree", tree, "-m", "pull request", cwd=bare).strip().decode()
-    git("update-ref", "refs/pull/1/head", extra, cwd=bare)
-    git("repack", "-adq", cwd=bare)
-    return bare, extra
 
 
 def test_a_repeated_big_clone_reuses_the_walk(tmp_path, monkeypatch):

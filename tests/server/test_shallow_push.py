@@ -11,6 +11,17 @@ from helpers_server import serving, url
 from puregit.backend import FileSystemBackend
 
 
+def _history(tmp_path):
+    """A repository with a few more commits than make_rich_repo's."""
+    src = tmp_path / "src"
+    make_rich_repo(src)
+    for i in range(3):
+        (src / f"more{i}.txt").write_text(f"{i}\n")
+        git("add", "-A", ".", cwd=src)
+        git("commit", "-q", "-m", f"more {i}", cwd=src)
+    return src
+
+
 def _reason(stderr: bytes):
     m = re.search(rb"\[remote rejected\] main -> main \((.*)\)", stderr)
     return m.group(1) if m else None
@@ -18,12 +29,7 @@ def _reason(stderr: bytes):
 
 @pytest.mark.parametrize("allowed", [False, True])
 def test_shallow_push_like_git(tmp_path, allowed):
-    src = tmp_path / "src"
-    make_rich_repo(src)
-    for i in range(3):
-        (src / f"more{i}.txt").write_text(f"{i}\n")
-        git("add", "-A", ".", cwd=src)
-        git("commit", "-q", "-m", f"more {i}", cwd=src)
+    src = _history(tmp_path)
     shallow = tmp_path / "shallow"
     git("clone", "-q", "--depth", "2", "-b", "main", f"file://{src}", str(shallow))
     (shallow / "pushed.txt").write_text("from a shallow clone\n")
@@ -63,12 +69,7 @@ def test_shallow_push_like_git(tmp_path, allowed):
 def test_clone_from_a_shallow_repository(tmp_path, version):
     """The server's own shallow boundary reaches the client (v0 advertises it, v2 sends
     shallow-info), so the clone is shallow and complete, as from git."""
-    src = tmp_path / "src"
-    make_rich_repo(src)
-    for i in range(3):
-        (src / f"more{i}.txt").write_text(f"{i}\n")
-        git("add", "-A", ".", cwd=src)
-        git("commit", "-q", "-m", f"more {i}", cwd=src)
+    src = _history(tmp_path)
     served = tmp_path / "root" / "repo.git"
     git("clone", "-q", "--bare", "--depth", "2", "-b", "main", f"file://{src}", str(served))
     clone = tmp_path / "clone"
