@@ -73,7 +73,7 @@ from .receive_policy import (  # noqa: F401  (re-exported)
     HOOK_DECLINED, MIGRATE_FAILED, MISSING_OBJECTS, NON_FAST_FORWARD, PRE_RECEIVE_DECLINED,
     SHALLOW_UPDATE, UNPACKER_ERROR, Command, ReceiveConfig, _object_type, is_ancestor,
     is_funny_refname,
-    read_skip_list, receive_capabilities, ref_is_hidden,
+    receive_capabilities, ref_is_hidden,
 )
 from .ref_transaction import RefTransaction, _SimpleTransaction  # noqa: F401  (re-exported)
 
@@ -734,6 +734,24 @@ class ReceivePackHandler(Handler):
         if self.config.auto_gc and any(c.error is None for c in commands):
             from .auto_gc import start_after_push
             start_after_push(self.repo)
+
+
+def read_skip_list(path: str, hex_size: int = 40) -> frozenset:
+    """The object ids of an fsck skip list: one full id per line, ``#`` comments.
+
+    Raises OSError when the file cannot be read and ValueError for a line
+    that is not an id (git refuses to go on in both cases).
+    """
+    ids = set()
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            line = raw.split(b"#", 1)[0].strip()
+            if not line:
+                continue
+            if len(line) != hex_size or line.strip(b"0123456789abcdefABCDEF"):
+                raise ValueError(f"invalid object name on line {n} of {path}")
+            ids.add(line.lower())
+    return frozenset(ids)
 
 
 def _one_line(text: bytes) -> bytes:

@@ -258,21 +258,3 @@ def is_ancestor(get_raw, old: bytes, new: bytes, limit: int = 10_000_000) -> boo
                 seen.add(p)
                 stack.append(p)
     return False
-
-
-def read_skip_list(path: str, hex_size: int = 40) -> frozenset:
-    """The object ids of an fsck skip list: one full id per line, ``#`` comments.
-
-    Raises OSError when the file cannot be read and ValueError for a line
-    that is not an id (git refuses to go on in both cases).
-    """
-    ids = set()
-    with open(path, "rb") as f:
-        for n, raw in enumerate(f, 1):
-            line = raw.split(b"#", 1)[0].strip()
-            if not line:
-                continue
-            if len(line) != hex_size or line.strip(b"0123456789abcdefABCDEF"):
-                raise ValueError(f"invalid object name on line {n} of {path}")
-            ids.add(line.lower())
-    return frozenset(ids)
